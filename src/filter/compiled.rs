@@ -1,0 +1,209 @@
+//! One filter regex, compiled the way fail2ban compiles it.
+//!
+//! Tags are expanded (`tags`), the Python pattern is translated (`pyre`),
+//! and the named groups are read back into fail2ban's failure data with
+//! its alternate (`alt_`) and tuple (`tuple_`) merging. It also knows which
+//! buffer lines a match covered, which multi-line filters need.
+
+use super::failure::Groups;
+use super::pyre::{Dollar, PyCaptures, PyReError, PyRegex};
+use super::tags::{Complex, UseDns, complex_groups, resolve_tags};
+
+/// Groups that can identify a failure, in fail2ban's order of preference.
+pub const FAILURE_ID_GROUPS: [&str; 4] = ["fid", "ip4", "ip6", "dns"];
+
+/// A compiled failregex, ignoreregex or prefregex.
+pub struct Compiled {
+    /// The pattern as written in the filter (what reports print).
+    pub source: String,
+    re: PyRegex,
+    names: Vec<(usize, String)>,
+    complex: Vec<Complex>,
+    skiplines: usize,
+}
+
+/// The part of a buffer a search matched.
+pub struct Hit<'t> {
+    pub caps: PyCaptures<'t>,
+}
+
+impl Compiled {
+    /// `multiline` is Python's MULTILINE flag (fail2ban sets it on
+    /// failregexes when maxlines > 1); `multi_buffer` says the searched
+    /// buffer may hold several lines, which changes what `$` means.
+    pub fn new(
+        source: &str,
+        use_dns: UseDns,
+        multiline: bool,
+        multi_buffer: bool,
+    ) -> Result<Compiled, PyReError> {
+        let resolved = resolve_tags(source, use_dns);
+        if resolved.trim_start().is_empty() {
+            return Err(PyReError::Invalid {
+                pattern: source.to_string(),
+                reason: "Cannot add empty regex".to_string(),
+            });
+        }
+        let dollar = if multi_buffer && !multiline {
+            Dollar::Exact
+        } else {
+            Dollar::SingleLineBuffer
+        };
+        let re = PyRegex::with_options(&resolved, dollar, multiline)?;
+        let names: Vec<(usize, String)> = re
+            .group_names()
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.map(|n| (i, n)))
+            .collect();
+        let complex = complex_groups(names.iter().map(|(_, n)| n.as_str()));
+        let skiplines = names
+            .iter()
+            .filter(|(_, n)| n.starts_with("skiplines"))
+            .count();
+        Ok(Compiled {
+            source: source.to_string(),
+            re,
+            names,
+            complex,
+            skiplines,
+        })
+    }
+
+    pub fn has_group(&self, name: &str) -> bool {
+        self.names.iter().any(|(_, n)| n == name)
+    }
+
+    /// True when one of fail2ban's failure-id groups (or `mlfid`) exists.
+    pub fn has_failure_id(&self) -> bool {
+        FAILURE_ID_GROUPS
+            .iter()
+            .chain(std::iter::once(&"mlfid"))
+            .any(|g| self.has_group(g))
+    }
+
+    pub fn search<'t>(&self, buf: &'t str) -> Option<Hit<'t>> {
+        self.re.captures(buf).map(|caps| Hit { caps })
+    }
+
+    pub fn is_match(&self, buf: &str) -> bool {
+        self.re.is_match(buf)
+    }
+
+    /// Python's `groupdict()` plus fail2ban's alt_/tuple_ merging.
+    pub fn groups(&self, hit: &Hit<'_>) -> Groups {
+        let mut g: Groups = self
+            .names
+            .iter()
+            .map(|(i, n)| (n.clone(), hit.caps.text(*i).map(str::to_string)))
+            .collect();
+        for c in &self.complex {
+            match c {
+                Complex::Alt { group, target } => {
+                    let v = g.get(group).cloned().flatten();
+                    let cur_empty = g
+                        .get(target)
+                        .and_then(|v| v.as_deref())
+                        .is_none_or(str::is_empty);
+                    if v.as_deref().is_some_and(|v| !v.is_empty()) && cur_empty {
+                        g.insert(target.clone(), v);
+                    }
+                }
+                Complex::Tuple { group, target } => {
+                    let v = g.get(group).cloned().flatten();
+                    let t = g.get(target).cloned().flatten();
+                    g.insert(
+                        target.clone(),
+                        Some(py_tuple_append(t.as_deref(), v.as_deref())),
+                    );
+                }
+            }
+        }
+        g
+    }
+
+    /// Lines captured by `<SKIPLINES>`, split as Python's `splitlines`.
+    pub fn skipped_lines(&self, hit: &Hit<'_>) -> Vec<String> {
+        let mut all = String::new();
+        for n in 0..self.skiplines {
+            if let Some(s) = hit.caps.name(&format!("skiplines{n}")) {
+                all.push_str(s);
+            }
+        }
+        py_splitlines(&all)
+    }
+}
+
+/// fail2ban keeps tuple values as Python tuples; their text is the repr.
+fn py_tuple_append(prev: Option<&str>, v: Option<&str>) -> String {
+    let repr = |s: Option<&str>| match s {
+        Some(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        None => "None".to_string(),
+    };
+    match prev {
+        Some(p) if p.starts_with('(') && p.ends_with(')') => {
+            format!(
+                "{}, {})",
+                p.trim_end_matches(')').trim_end_matches(','),
+                repr(v)
+            )
+        }
+        _ => format!("({}, {})", repr(prev), repr(v)),
+    }
+}
+
+/// Python's `str.splitlines()` line boundaries.
+pub fn py_splitlines(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push(std::mem::take(&mut cur));
+            }
+            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}'
+            | '\u{2029}' => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_merge_alternates() {
+        let c = Compiled::new(
+            "user=<F-ALT_USER>\\S*</F-ALT_USER> rhost=<HOST>(?: user=<F-USER>\\S*</F-USER>)?$",
+            UseDns::No,
+            false,
+            false,
+        )
+        .unwrap();
+        let hit = c.search("user=bob rhost=192.0.2.1\n").unwrap();
+        let g = c.groups(&hit);
+        assert_eq!(g["user"].as_deref(), Some("bob"));
+        assert_eq!(g["ip4"].as_deref(), Some("192.0.2.1"));
+        assert!(c.has_failure_id());
+    }
+
+    #[test]
+    fn empty_regex_is_refused() {
+        assert!(Compiled::new("  ", UseDns::No, false, false).is_err());
+    }
+
+    #[test]
+    fn splitlines_like_python() {
+        assert_eq!(py_splitlines("a\nb\r\nc"), vec!["a", "b", "c"]);
+        assert_eq!(py_splitlines("a\n"), vec!["a"]);
+    }
+}

@@ -1,0 +1,579 @@
+//! Finding the timestamp of a log line and cutting it out, exactly as
+//! fail2ban 1.0.2's `DateDetector` does.
+//!
+//! A detector holds date templates (the defaults, or those of a
+//! `datepattern`) and tries them in an order that adapts to the log: the
+//! template that hit last is tried first, hits move templates up, and a
+//! date found further into the line than before is only taken if nothing
+//! better matches. Which date wins and which text is cut decide what the
+//! filter regex sees, so this follows fail2ban step by step.
+//!
+//! Everything here is pure: the caller passes "now" (for dates without a
+//! year or day, and for fail2ban's template usage times).
+
+mod bounds;
+mod civil;
+mod defaults;
+mod digits;
+mod directives;
+mod fast;
+mod strptime;
+mod template;
+mod zone;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::fmt;
+
+use civil::LocalNow;
+use directives::YearSpan;
+use strptime::Context;
+use template::{Hit, Template};
+
+/// A date found in a line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DateHit {
+    /// Byte span of the date text fail2ban cuts out of the line (the
+    /// template's group 1). The filter regex then runs on
+    /// `line[..start] + line[end..]`. `start == end` means the template
+    /// matched an empty date (`{NONE}`, or an optional one): fail2ban then
+    /// uses the last date seen (if under a minute old) or now.
+    pub start: usize,
+    pub end: usize,
+    /// Epoch seconds; `None` when the text is empty or is no valid date
+    /// (fail2ban logs "findFailure failed to parse timeText" for the
+    /// latter and treats the line as undated).
+    pub time: Option<f64>,
+    /// Position of the template in `template_names()` after this call.
+    pub template: usize,
+}
+
+/// What `fail2ban-regex` reports per template (its `--VD` lines).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateInfo {
+    pub name: String,
+    pub hits: u64,
+    /// fail2ban's current weight: hits × base weight / distance.
+    pub weight: f64,
+    /// 100 for the line-start copies of the defaults, else 1.
+    pub base_weight: f64,
+    /// The `datepattern` text (empty for epoch and TAI64N templates).
+    pub pattern: String,
+    /// The Python regex the template searches with.
+    pub regex: String,
+}
+
+/// Why a `datepattern` or time zone was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DateError {
+    /// A `%` sequence that is no known directive (or a lone `%`).
+    Directive { pattern: String, directive: String },
+    /// The pattern's regex does not compile.
+    Regex {
+        pattern: String,
+        regex: String,
+        reason: String,
+    },
+    /// Two lines of the `datepattern` give the same template.
+    Duplicate { name: String },
+    /// A `logtimezone`/`--timezone` value fail2ban does not accept.
+    TimeZone { tz: String },
+}
+
+impl fmt::Display for DateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DateError::Directive { pattern, directive } if directive == "%" => write!(
+                f,
+                "Failed to set datepattern '{pattern}': it ends with a lone '%' (write '%%' for a literal percent sign)"
+            ),
+            DateError::Directive { pattern, directive } => write!(
+                f,
+                "Failed to set datepattern '{pattern}': unknown directive '{directive}' \
+                 (known: %Y %y %m %d %H %M %S %f %b %B %a %A %p %I %j %z %Z %k %l %U %W %w and %Ex forms \
+                 such as %ExY; write '%%' for a literal percent sign)"
+            ),
+            DateError::Regex {
+                pattern,
+                regex,
+                reason,
+            } => write!(
+                f,
+                "Failed to set datepattern '{pattern}': its regex '{regex}' does not compile: {reason}"
+            ),
+            DateError::Duplicate { name } => write!(
+                f,
+                "There is already a date template with name {name} (the datepattern repeats it)"
+            ),
+            DateError::TimeZone { tz } => write!(
+                f,
+                "Unknown or unsupported time zone: '{tz}' (use UTC, Z, a zone abbreviation such as CET, \
+                 or an offset such as UTC+0200, +01:00, -0530)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DateError {}
+
+/// A template as one detector uses it (fail2ban's `DateDetectorTemplate`).
+struct Entry {
+    tpl: Template,
+    /// Lines this template won.
+    hits: u64,
+    last_used: f64,
+    /// Character offset of its last match in its line.
+    distance: usize,
+}
+
+const FAR: usize = 0x7fff_ffff;
+/// fail2ban moves a template over one unused for this long (seconds).
+const UNUSED_TIME: f64 = 300.0;
+/// Only for checking a `datepattern` up front; the real `%ExY` span is
+/// fixed by the first `find` from its `now`, as fail2ban fixes it at start.
+const PROVISIONAL_YEAR: i64 = 2026;
+
+impl Entry {
+    fn new(tpl: Template) -> Entry {
+        Entry {
+            tpl,
+            hits: 0,
+            last_used: 0.0,
+            distance: FAR,
+        }
+    }
+
+    fn weight(&self) -> f64 {
+        self.hits as f64 * self.tpl.weight / self.distance.max(1) as f64
+    }
+}
+
+/// Where the last winning match was, with the characters around its edges
+/// (`None` stands for Python's empty slice).
+#[derive(Clone, Copy)]
+struct Edge {
+    pos: usize,
+    before: Option<char>,
+    after: Option<char>,
+}
+
+pub struct DateDetector {
+    entries: Vec<Entry>,
+    names: HashSet<String>,
+    default_tz: Option<i32>,
+    years: YearSpan,
+    years_fixed: bool,
+    last_start: Edge,
+    last_end: Edge,
+    last_index: usize,
+    first_unused: usize,
+    /// Local time of the last whole second seen, so `localtime_r` runs
+    /// once per second of log, not per line.
+    now_cache: Option<(i64, Option<LocalNow>)>,
+}
+
+impl Default for DateDetector {
+    fn default() -> Self {
+        Self::new_default()
+    }
+}
+
+impl DateDetector {
+    /// The default detector (no `datepattern`): fail2ban's default
+    /// templates, added when the first line is searched.
+    pub fn new_default() -> Self {
+        DateDetector {
+            entries: Vec::new(),
+            names: HashSet::new(),
+            default_tz: None,
+            years: YearSpan::for_year(PROVISIONAL_YEAR),
+            years_fixed: false,
+            last_start: Edge {
+                pos: 1,
+                before: None,
+                after: None,
+            },
+            last_end: Edge {
+                pos: FAR,
+                before: None,
+                after: None,
+            },
+            last_index: usize::MAX,
+            first_unused: 0,
+            now_cache: None,
+        }
+    }
+
+    /// A detector for a `datepattern` value (or `fail2ban-regex -d`): one
+    /// template per non-empty line; `{^LN-BEG}`, `{DEFAULT}`, `{DATE}`,
+    /// `{NONE}`, `EPOCH`, `LEPOCH`, `TAI64N` as in fail2ban. An empty value
+    /// gives the default detector.
+    pub fn from_patterns(datepattern: &str) -> Result<Self, DateError> {
+        let mut dd = Self::new_default();
+        for line in datepattern.split('\n') {
+            let line = bounds::py_strip(line);
+            if !line.is_empty() {
+                dd.append_pattern(line)?;
+            }
+        }
+        Ok(dd)
+    }
+
+    fn append_pattern(&mut self, pattern: &str) -> Result<(), DateError> {
+        let key = if pattern.contains('%') {
+            pattern.to_string()
+        } else {
+            pattern.to_uppercase()
+        };
+        let ignore_dup = !self.entries.is_empty();
+        if key == "{^LN-BEG}" {
+            for t in defaults::line_start_templates(&self.years) {
+                self.push(t, ignore_dup)?;
+            }
+            return Ok(());
+        }
+        if key == "{DEFAULT}" {
+            // fail2ban's filter for this keyword rejects every template (a
+            // precedence slip in its lambda), so it adds nothing; alone it
+            // still ends up with all defaults, added at the first line.
+            return Ok(());
+        }
+        if key.contains("{DATE}") {
+            for mut t in defaults::date_templates(pattern, &self.years)? {
+                t.check()?;
+                self.push(t, ignore_dup)?;
+            }
+            return Ok(());
+        }
+        let recipe = if key == "{NONE}" {
+            defaults::none_recipe()
+        } else {
+            defaults::recipe_for(pattern)
+        };
+        let mut t = Template::build(recipe, &self.years)?;
+        t.check()?;
+        self.push(t, false)
+    }
+
+    fn push(&mut self, t: Template, ignore_dup: bool) -> Result<(), DateError> {
+        if self.names.contains(&t.name) {
+            if ignore_dup {
+                return Ok(());
+            }
+            return Err(DateError::Duplicate { name: t.name });
+        }
+        self.names.insert(t.name.clone());
+        self.entries.push(Entry::new(t));
+        Ok(())
+    }
+
+    /// fail2ban's `logtimezone` / `fail2ban-regex --timezone`: the zone of
+    /// log dates that carry none.
+    pub fn set_timezone(&mut self, tz: &str) -> Result<(), DateError> {
+        let off =
+            zone::offset_minutes(tz).ok_or_else(|| DateError::TimeZone { tz: tz.to_string() })?;
+        self.default_tz = Some(off);
+        Ok(())
+    }
+
+    /// Back to the system's local zone.
+    pub fn clear_timezone(&mut self) {
+        self.default_tz = None;
+    }
+
+    /// The `logtimezone` offset in minutes east of UTC, if set.
+    pub fn timezone_offset(&self) -> Option<i32> {
+        self.default_tz
+    }
+
+    /// `datepattern = {NONE}`: lines carry no date, the caller uses now.
+    pub fn is_none(&self) -> bool {
+        self.entries.len() == 1 && self.entries[0].tpl.recipe == defaults::none_recipe()
+    }
+
+    /// Template names in fail2ban's current order (empty for a default
+    /// detector before its first line, as in fail2ban).
+    pub fn template_names(&self) -> Vec<String> {
+        self.entries.iter().map(|e| e.tpl.name.clone()).collect()
+    }
+
+    /// Lines won per template, in `template_names()` order.
+    pub fn hits(&self) -> Vec<u64> {
+        self.entries.iter().map(|e| e.hits).collect()
+    }
+
+    /// Everything `fail2ban-regex` prints about the templates.
+    pub fn templates(&self) -> Vec<TemplateInfo> {
+        self.entries
+            .iter()
+            .map(|e| TemplateInfo {
+                name: e.tpl.name.clone(),
+                hits: e.hits,
+                weight: e.weight(),
+                base_weight: e.tpl.weight,
+                pattern: e.tpl.pattern().to_string(),
+                regex: e.tpl.regex.clone(),
+            })
+            .collect()
+    }
+
+    /// fail2ban's `getDatePattern()[1]`, printed by `fail2ban-regex` as
+    /// "Use datepattern : <value> : <this>".
+    pub fn pattern_description(&self) -> String {
+        match self.entries.len() {
+            1 | 2 => self.entries[0].tpl.name.clone(),
+            _ => "Default Detectors".to_string(),
+        }
+    }
+
+    /// Finds the date of `line` (fail2ban's `matchTime` + `getTime`).
+    /// `now` is the current epoch time.
+    pub fn find(&mut self, line: &str, now: f64) -> Option<DateHit> {
+        self.ensure_templates();
+        if !self.years_fixed {
+            self.years_fixed = true;
+            if let Some(n) = self.local_now(now) {
+                let years = YearSpan::for_year(n.year);
+                if years != self.years {
+                    for e in &mut self.entries {
+                        e.tpl.set_years(&years);
+                    }
+                    self.years = years;
+                }
+            }
+        }
+        let (hit, index) = self.match_time(line, now)?;
+        let (start, end) = hit.date;
+        let time = if start == end {
+            None
+        } else {
+            let ctx = Context {
+                default_tz: self.default_tz,
+                now: self.local_now(now),
+            };
+            self.entries[index].tpl.time_of(&hit, &ctx)
+        };
+        Some(DateHit {
+            start,
+            end,
+            time,
+            template: index,
+        })
+    }
+
+    /// Without templates fail2ban uses all defaults, added at first use.
+    fn ensure_templates(&mut self) {
+        if self.entries.is_empty() {
+            for t in defaults::default_templates(&self.years) {
+                // The default names are distinct.
+                let _ = self.push(t, true);
+            }
+        }
+    }
+
+    /// The local broken-down "now", cached per second.
+    fn local_now(&mut self, now: f64) -> Option<LocalNow> {
+        let secs = civil::whole_second(now)?;
+        match self.now_cache {
+            Some((t, v)) if t == secs => v,
+            _ => {
+                let v = LocalNow::at_second(secs);
+                self.now_cache = Some((secs, v));
+                v
+            }
+        }
+    }
+
+    /// fail2ban's `matchTime`: the winning match and its template's index
+    /// (after reordering).
+    fn match_time<'t>(&mut self, line: &'t str, now: f64) -> Option<(Hit<'t>, usize)> {
+        let n = self.entries.len();
+        let ascii = line.is_ascii();
+        let chars = |byte: usize| {
+            if ascii {
+                byte
+            } else {
+                line[..byte].chars().count()
+            }
+        };
+        let mut found: Option<(Hit<'t>, usize, usize, usize)> = None;
+        let mut ignore = usize::MAX;
+        let mut winner: Option<(Hit<'t>, usize, usize)> = None;
+        let mut i = self.last_index;
+
+        if i < n {
+            let anchored = self.entries[i].tpl.anchored();
+            let hit = if anchored {
+                ignore = i;
+                self.entries[i].tpl.search(line, None, &self.years)
+            } else if self.same_surroundings(line, ascii) {
+                let from = char_to_byte(line, ascii, self.last_start.pos);
+                let to = char_to_byte(line, ascii, self.last_end.pos);
+                if from <= to {
+                    self.entries[i]
+                        .tpl
+                        .search(line, Some((from, to)), &self.years)
+                } else {
+                    None
+                }
+            } else {
+                ignore = i;
+                self.entries[i].tpl.search(line, None, &self.years)
+            };
+            if let Some(h) = hit {
+                let (d, e) = (chars(h.whole.0), chars(h.whole.1));
+                if n == 1 || anchored || (d == self.last_start.pos && e == self.last_end.pos) {
+                    winner = Some((h, d, e));
+                } else {
+                    // The date moved: keep it as a fallback, look for better.
+                    found = Some((h, d, e, i));
+                }
+            }
+        }
+
+        if winner.is_none() {
+            let mut idx = 0;
+            while idx < n {
+                if idx == ignore {
+                    idx += 1;
+                    continue;
+                }
+                let Some(h) = self.entries[idx].tpl.search(line, None, &self.years) else {
+                    idx += 1;
+                    continue;
+                };
+                let (d, e) = (chars(h.whole.0), chars(h.whole.1));
+                let stop = idx + 1 >= n
+                    || self.entries[idx].tpl.anchored()
+                    || (d == 0
+                        && self.entries[idx].hits > 0
+                        && self.entries[idx + 1].tpl.regex_hits == 0);
+                if !stop && (d > self.entries[idx].distance || d > self.last_start.pos) {
+                    // Found further into the line than before: maybe a
+                    // date-like text in the message; keep the nearest.
+                    if d < found.as_ref().map_or(FAR, |f| f.1) {
+                        found = Some((h, d, e, idx));
+                    }
+                    idx += 1;
+                    continue;
+                }
+                winner = Some((h, d, e));
+                i = idx;
+                break;
+            }
+            if winner.is_none()
+                && let Some((h, d, e, fi)) = found
+            {
+                winner = Some((h, d, e));
+                i = fi;
+            }
+        }
+
+        let (hit, d, e) = winner?;
+        let entry = &mut self.entries[i];
+        entry.hits += 1;
+        entry.last_used = now;
+        entry.distance = d;
+        if self.first_unused == i {
+            self.first_unused += 1;
+        }
+        self.last_start = Edge {
+            pos: d,
+            before: d.checked_sub(1).and_then(|p| char_at(line, ascii, p)),
+            after: char_at(line, ascii, d),
+        };
+        self.last_end = Edge {
+            pos: e,
+            // Python's `line[e-1]` reads the last character when e == 0.
+            before: match e.checked_sub(1) {
+                Some(p) => char_at(line, ascii, p),
+                None => line.chars().next_back(),
+            },
+            after: char_at(line, ascii, e),
+        };
+        if i != 0 && i != self.last_index {
+            i = self.reorder(i);
+        }
+        self.last_index = i;
+        Some((hit, i))
+    }
+
+    /// fail2ban only searches the old span of the last template when the
+    /// line has the same characters around it (or non-alphanumeric ones
+    /// inside the edges), so the date has not moved.
+    fn same_surroundings(&self, line: &str, ascii: bool) -> bool {
+        let (s, e) = (self.last_start, self.last_end);
+        let at = |i: usize| char_at(line, ascii, i);
+        let before_s = s.pos.checked_sub(1).and_then(at);
+        let start_ok = before_s == s.before
+            || (at(s.pos) == s.after && s.after.is_some_and(|c| !c.is_alphanumeric()));
+        let before_e = e.pos.checked_sub(1).and_then(at);
+        let end_ok = at(e.pos) == e.after
+            || (before_e == e.before && e.before.is_some_and(|c| !c.is_alphanumeric()));
+        start_ok && end_ok
+    }
+
+    /// fail2ban's `_reorderTemplate`: move a template that just won
+    /// towards the front if it weighs more than (or the target was unused
+    /// for 5 minutes before) the one in its way.
+    fn reorder(&mut self, num: usize) -> usize {
+        let weight = self.entries[num].weight();
+        let untime = self.entries[num].last_used - UNUSED_TIME;
+        let movable = |entries: &[Entry], pos: usize| {
+            weight > entries[pos].weight() || untime > entries[pos].last_used
+        };
+        let mut pos = if self.first_unused < num {
+            self.first_unused
+        } else {
+            num / 2
+        };
+        if !movable(&self.entries, pos) {
+            if pos == num - 1 {
+                return num;
+            }
+            pos = num - 1;
+            if !movable(&self.entries, pos) {
+                return num;
+            }
+        }
+        let e = self.entries.remove(num);
+        self.entries.insert(pos, e);
+        while self.first_unused < self.entries.len() && self.entries[self.first_unused].hits > 0 {
+            self.first_unused += 1;
+        }
+        pos
+    }
+}
+
+/// A time as `fail2ban-regex` prints it (`MyTime.time2str`): local
+/// `YYYY-MM-DD HH:MM:SS`.
+pub fn format_local(t: f64) -> String {
+    civil::whole_second(t)
+        .and_then(civil::local_parts)
+        .map_or_else(
+            || format!("{t}"),
+            |(y, mo, d, h, mi, s)| format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"),
+        )
+}
+
+/// Python's `line[index]` with character indices (`ascii`: the line is
+/// ASCII, so they are byte indices).
+fn char_at(line: &str, ascii: bool, index: usize) -> Option<char> {
+    if ascii {
+        line.as_bytes().get(index).map(|&b| char::from(b))
+    } else {
+        line.chars().nth(index)
+    }
+}
+
+fn char_to_byte(line: &str, ascii: bool, index: usize) -> usize {
+    if ascii {
+        index.min(line.len())
+    } else {
+        line.char_indices()
+            .nth(index)
+            .map_or(line.len(), |(b, _)| b)
+    }
+}

@@ -1,0 +1,163 @@
+//! What the filter hands to the jail: one failure, with its id and data.
+//!
+//! Also fail2ban's text form of an address (`IPAddr.ntoa`): the failure id
+//! is compared and printed in that canonical form, so `2001:DB8::0:1` and
+//! `2001:db8::1` count as one host, and `<SUBNET>` ids carry their `/plen`.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Named-group values of a match, as Python's `groupdict()` gives them:
+/// every group name is present, `None` when the group did not take part.
+pub type Groups = BTreeMap<String, Option<String>>;
+
+/// Data carried by a failure (fail2ban's ticket `data`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FailData {
+    pub groups: Groups,
+    /// The log lines (with their dates) that make up this failure.
+    pub matches: Vec<String>,
+    /// Lines held back while a multi-line failure said "no failure yet".
+    pub nofail_matches: Vec<String>,
+    /// Users seen on one multi-line connection (F-MLFID).
+    pub users: Vec<String>,
+    /// A failure waiting for its id (multi-line).
+    pub pending: bool,
+    /// The address when the failure id is something else (`<F-ID>`).
+    pub ip: Option<String>,
+}
+
+impl FailData {
+    /// A group's value when it took part in the match.
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.groups.get(k).and_then(|v| v.as_deref())
+    }
+
+    /// Python truthiness of a group: present and non-empty.
+    pub fn truthy(&self, k: &str) -> bool {
+        self.get(k).is_some_and(|v| !v.is_empty())
+    }
+
+    pub fn take(&mut self, k: &str) -> Option<String> {
+        self.groups.remove(k).flatten()
+    }
+}
+
+/// One failure found in the log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    /// Index of the failregex that matched.
+    pub regex: usize,
+    /// Failure id in fail2ban's text form (usually the address); None for
+    /// a multi-line failure still waiting for it (fail2ban-regex shows those).
+    pub id: Option<String>,
+    /// Epoch seconds of the line.
+    pub time: f64,
+    pub data: FailData,
+}
+
+/// fail2ban's `IPAddr(text, cidr)` rendered back to text.
+///
+/// `family_hint` restricts parsing to IPv4 or IPv6 (the group that matched);
+/// `plen` masks the address (from a `<CIDR>` group). Text that is no
+/// address stays as it is, like fail2ban's "raw" addresses.
+pub fn ip_text(text: &str, family_hint: Option<Family>, plen: Option<u32>) -> String {
+    let parsed: Option<IpAddr> = match family_hint {
+        Some(Family::V4) => text.parse::<Ipv4Addr>().ok().map(IpAddr::V4),
+        Some(Family::V6) => text.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+        None => text.parse::<IpAddr>().ok(),
+    };
+    let Some(addr) = parsed else {
+        return text.to_string();
+    };
+    match addr {
+        IpAddr::V4(a) => v4_text(a, plen),
+        IpAddr::V6(a) => {
+            if let Some(p) = plen.filter(|p| *p < 128) {
+                let bits = u128::from(a) & (!0u128).checked_shl(128 - p).unwrap_or(0);
+                return format!("{}/{p}", v6_text(Ipv6Addr::from(bits)));
+            }
+            // IPv4-mapped addresses count as their IPv4 address.
+            if plen.is_none() {
+                if let Some(v4) = a.to_ipv4_mapped() {
+                    return v4_text(v4, None);
+                }
+            }
+            v6_text(a)
+        }
+    }
+}
+
+fn v4_text(a: Ipv4Addr, plen: Option<u32>) -> String {
+    match plen.filter(|p| *p < 32) {
+        Some(p) => {
+            let bits = u32::from(a) & (!0u32).checked_shl(32 - p).unwrap_or(0);
+            // fail2ban prints no `/0`: a zero prefix means "no prefix" there.
+            if p == 0 {
+                Ipv4Addr::from(bits).to_string()
+            } else {
+                format!("{}/{p}", Ipv4Addr::from(bits))
+            }
+        }
+        None => a.to_string(),
+    }
+}
+
+/// glibc's `inet_ntop` form, which differs from Rust's for `::a.b.c.d`.
+fn v6_text(a: Ipv6Addr) -> String {
+    let seg = a.segments();
+    if seg[..6] == [0; 6] && (seg[6] != 0 || seg[7] > 1) {
+        let o = a.octets();
+        return format!("::{}.{}.{}.{}", o[12], o[13], o[14], o[15]);
+    }
+    a.to_string()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// Python's `str()` of a float, as `<time>` prints it.
+pub fn py_float(t: f64) -> String {
+    if t.is_finite() && t.fract() == 0.0 && t.abs() < 1e16 {
+        format!("{t:.1}")
+    } else {
+        format!("{t}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_addresses() {
+        assert_eq!(ip_text("192.0.2.7", Some(Family::V4), None), "192.0.2.7");
+        assert_eq!(
+            ip_text("2001:DB8:0::1", Some(Family::V6), None),
+            "2001:db8::1"
+        );
+        assert_eq!(
+            ip_text("::ffff:192.0.2.1", Some(Family::V6), None),
+            "192.0.2.1"
+        );
+        assert_eq!(
+            ip_text("192.0.2.77", Some(Family::V4), Some(24)),
+            "192.0.2.0/24"
+        );
+        assert_eq!(
+            ip_text("2001:db8::5", Some(Family::V6), Some(64)),
+            "2001:db8::/64"
+        );
+        assert_eq!(ip_text("999.1.1.1", Some(Family::V4), None), "999.1.1.1");
+        assert_eq!(ip_text("host.example", None, None), "host.example");
+    }
+
+    #[test]
+    fn python_float_text() {
+        assert_eq!(py_float(1700000000.0), "1700000000.0");
+        assert_eq!(py_float(1700000000.25), "1700000000.25");
+    }
+}

@@ -1,0 +1,555 @@
+//! The per-line matcher: log line in, failures out.
+//!
+//! This is fail2ban's `Filter.processLine`/`findFailure`: cut the date out
+//! of the line, keep the last `maxlines` lines, run `prefregex`, then the
+//! failregexes in order and the ignoreregexes, merge multi-line failures
+//! and turn the matched groups into a failure id. It is pure: the caller
+//! passes the time, and host names are resolved through a `Resolver`.
+//!
+//! The hot path (a line that matches nothing) allocates nothing: the
+//! searched text is built in a reused buffer, and group values are only
+//! copied out once a failregex has matched.
+
+use super::compiled::{Compiled, FAILURE_ID_GROUPS, Hit};
+use super::date::DateDetector;
+use super::failure::{FailData, Failure, Family, Groups, ip_text};
+use super::mlfid::MlfidCache;
+use super::pyre::PyReError;
+use super::tags::UseDns;
+
+/// Name → address lookups for `usedns = yes|warn` (DNS is I/O).
+pub trait Resolver {
+    fn resolve(&self, name: &str) -> Vec<String>;
+}
+
+/// A resolver that never resolves (tests, `-r`, `usedns = no`).
+pub struct NoResolver;
+
+impl Resolver for NoResolver {
+    fn resolve(&self, _name: &str) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// What a filter is made of (the `[Definition]` of a filter file).
+#[derive(Clone, Debug, Default)]
+pub struct FilterRegexes {
+    pub prefregex: Option<String>,
+    pub failregex: Vec<String>,
+    pub ignoreregex: Vec<String>,
+    pub maxlines: usize,
+    pub use_dns: UseDns,
+}
+
+/// How results are reported, which differs between daemon and tester.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MatchMode {
+    /// Try every failregex on a line, not only up to the first hit
+    /// (fail2ban-regex without `-o`).
+    pub check_all: bool,
+    /// Drop multi-line failures still waiting for their id (`-o`).
+    pub ignore_pending: bool,
+    /// Keep host text as it is, no DNS (`-r`, `usedns = raw`).
+    pub raw_host: bool,
+    /// Skip matches on lines without a date (the daemon; not fail2ban-regex).
+    pub check_find_time: bool,
+}
+
+/// A log line split around its date: (before, date, after).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TupleLine {
+    pub pre: String,
+    pub date: String,
+    pub post: String,
+}
+
+impl TupleLine {
+    /// The line as logged.
+    pub fn joined(&self) -> String {
+        [self.pre.as_str(), &self.date, &self.post].concat()
+    }
+
+    fn push_stripped(&self, out: &mut String) {
+        out.push_str(&self.pre);
+        out.push_str(&self.post);
+    }
+
+    /// The line with its date cut out, as the regexes see it.
+    pub fn stripped(&self) -> String {
+        [self.pre.as_str(), &self.post].concat()
+    }
+}
+
+/// What one line produced.
+#[derive(Debug, Default)]
+pub struct LineOutcome {
+    pub failures: Vec<Failure>,
+    /// Indices of the ignoreregexes that hit.
+    pub ignored_by: Vec<usize>,
+    pub pref_matched: bool,
+    /// The line with its date cut out.
+    pub stripped: String,
+}
+
+#[derive(Debug)]
+pub enum MatcherError {
+    /// A regex of the filter does not compile.
+    Regex {
+        kind: &'static str,
+        error: PyReError,
+    },
+    /// A failregex can find no failure id (fail2ban's wording).
+    NoFailureId(String),
+}
+
+impl std::fmt::Display for MatcherError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MatcherError::Regex { error, .. } => write!(f, "{error}"),
+            MatcherError::NoFailureId(r) => write!(f, "No failure-id group in '{r}'"),
+        }
+    }
+}
+
+impl std::error::Error for MatcherError {}
+
+/// The compiled filter plus its line buffer and multi-line state.
+pub struct Matcher {
+    pref: Option<Compiled>,
+    fail: Vec<Compiled>,
+    ignore: Vec<Compiled>,
+    maxlines: usize,
+    use_dns: UseDns,
+    mode: MatchMode,
+    pub dates: Option<DateDetector>,
+    buffer: Vec<TupleLine>,
+    mlfid: MlfidCache,
+    last_date: Option<(f64, String)>,
+    scratch: String,
+}
+
+impl Matcher {
+    pub fn new(def: &FilterRegexes, mode: MatchMode) -> Result<Matcher, MatcherError> {
+        let multi = def.maxlines > 1;
+        let compile = |kind: &'static str, src: &str, ml: bool| {
+            Compiled::new(src, def.use_dns, ml, multi)
+                .map_err(|error| MatcherError::Regex { kind, error })
+        };
+        let pref = match def.prefregex.as_deref().filter(|p| !p.trim().is_empty()) {
+            Some(p) => Some(compile("prefregex", p, false)?),
+            None => None,
+        };
+        let mut fail = Vec::with_capacity(def.failregex.len());
+        for src in &def.failregex {
+            let c = compile("failregex", src, multi)?;
+            if !c.has_failure_id() && !pref.as_ref().is_some_and(Compiled::has_failure_id) {
+                return Err(MatcherError::NoFailureId(src.clone()));
+            }
+            fail.push(c);
+        }
+        let ignore = def
+            .ignoreregex
+            .iter()
+            .map(|src| compile("ignoreregex", src, false))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Matcher {
+            pref,
+            fail,
+            ignore,
+            maxlines: def.maxlines.max(1),
+            use_dns: def.use_dns,
+            mode,
+            dates: Some(DateDetector::new_default()),
+            buffer: Vec::new(),
+            mlfid: MlfidCache::default(),
+            last_date: None,
+            scratch: String::new(),
+        })
+    }
+
+    pub fn maxlines(&self) -> usize {
+        self.maxlines
+    }
+
+    pub fn prefregex(&self) -> Option<&str> {
+        self.pref.as_ref().map(|p| p.source.as_str())
+    }
+
+    pub fn failregexes(&self) -> impl Iterator<Item = &str> {
+        self.fail.iter().map(|c| c.source.as_str())
+    }
+
+    pub fn ignoreregexes(&self) -> impl Iterator<Item = &str> {
+        self.ignore.iter().map(|c| c.source.as_str())
+    }
+
+    /// The multi-line buffer (fail2ban-regex tracks which lines left it).
+    pub fn buffer(&self) -> &[TupleLine] {
+        &self.buffer
+    }
+
+    /// Cuts the date out of `line` and returns the split line and its time
+    /// (None when the line has no usable date).
+    fn split_date(&mut self, line: &str, now: f64) -> (TupleLine, Option<f64>) {
+        let whole = || TupleLine {
+            post: line.to_string(),
+            ..TupleLine::default()
+        };
+        let Some(dates) = self.dates.as_mut() else {
+            return (whole(), None);
+        };
+        if let Some(hit) = dates.find(line, now) {
+            let tl = TupleLine {
+                pre: line[..hit.start].to_string(),
+                date: line[hit.start..hit.end].to_string(),
+                post: line[hit.end..].to_string(),
+            };
+            if hit.start == hit.end {
+                // An optional date that matched empty: last date or now.
+                return match &self.last_date {
+                    Some((t, text)) if *t > now - 60.0 => (
+                        TupleLine {
+                            date: text.clone(),
+                            ..whole()
+                        },
+                        Some(*t),
+                    ),
+                    _ => (tl, Some(now)),
+                };
+            }
+            self.last_date = Some((hit.time, tl.date.clone()));
+            return (tl, Some(hit.time));
+        }
+        match &self.last_date {
+            Some((t, text)) if *t > now - 60.0 => (
+                TupleLine {
+                    date: text.clone(),
+                    ..whole()
+                },
+                Some(*t),
+            ),
+            _ => (whole(), None),
+        }
+    }
+
+    /// Processes one log line (without its line ending). `now` is the
+    /// current time; `wall` the wall clock for the multi-line id cache.
+    pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> LineOutcome {
+        let (tuple, date) = self.split_date(line, now);
+        let no_date = date.is_none();
+        let mut out = LineOutcome {
+            stripped: tuple.stripped(),
+            ..LineOutcome::default()
+        };
+        self.find_failures(tuple, date, no_date, now, resolver, &mut out);
+        out
+    }
+
+    fn build_buf(lines: &[TupleLine], buf: &mut String) {
+        buf.clear();
+        for (i, l) in lines.iter().enumerate() {
+            if i > 0 {
+                buf.push('\n');
+            }
+            l.push_stripped(buf);
+        }
+        buf.push('\n');
+    }
+
+    /// fail2ban's `_ignoreLine`: indices of ignoreregexes that hit.
+    fn ignore_hits(&self, buf: &str, out: &mut Vec<usize>) -> bool {
+        let mut found = false;
+        for (i, re) in self.ignore.iter().enumerate() {
+            if re.is_match(buf) {
+                out.push(i);
+                found = true;
+                if !self.mode.check_all {
+                    break;
+                }
+            }
+        }
+        found
+    }
+
+    fn find_failures(
+        &mut self,
+        tuple: TupleLine,
+        date: Option<f64>,
+        no_date: bool,
+        now: f64,
+        resolver: &dyn Resolver,
+        out: &mut LineOutcome,
+    ) {
+        if self.maxlines > 1 {
+            self.buffer.push(tuple);
+            let excess = self.buffer.len().saturating_sub(self.maxlines);
+            self.buffer.drain(..excess);
+        } else {
+            self.buffer.clear();
+            self.buffer.push(tuple);
+        }
+        let org: Vec<TupleLine> = if self.maxlines > 1 {
+            self.buffer.clone()
+        } else {
+            Vec::new()
+        };
+        let org_lines: &[TupleLine] = if self.maxlines > 1 {
+            &org
+        } else {
+            &self.buffer
+        };
+        let org_lines = org_lines.to_vec();
+        let mut buf = std::mem::take(&mut self.scratch);
+        Self::build_buf(&org_lines, &mut buf);
+
+        if !self.ignore.is_empty()
+            && self.ignore.len() + 2 < self.fail.len()
+            && self.ignore_hits(&buf, &mut out.ignored_by)
+        {
+            self.scratch = buf;
+            return;
+        }
+
+        let mut pre_groups = Groups::new();
+        let mut content: Option<String> = None;
+        if let Some(pref) = &self.pref {
+            let Some(hit) = pref.search(&buf) else {
+                self.scratch = buf;
+                return;
+            };
+            out.pref_matched = true;
+            pre_groups = pref.groups(&hit);
+            if let Some(Some(c)) = pre_groups.remove("content") {
+                if !c.is_empty() {
+                    content = Some(c);
+                }
+            }
+        }
+        let mut buf_valid = true;
+        if let Some(c) = content {
+            self.buffer = vec![TupleLine {
+                post: c,
+                ..TupleLine::default()
+            }];
+            buf_valid = false;
+        }
+        let def_raw = self.mode.raw_host || self.use_dns == UseDns::Raw;
+
+        for idx in 0..self.fail.len() {
+            if !buf_valid {
+                Self::build_buf(&self.buffer, &mut buf);
+                buf_valid = true;
+            }
+            let re = &self.fail[idx];
+            let Some(hit) = re.search(&buf) else { continue };
+            let groups = re.groups(&hit);
+            let (matched, unmatched) = split_matched(re, &hit, &buf, &org_lines);
+            if !self.ignore.is_empty() {
+                let ignored = if self.maxlines > 1 {
+                    let mut b = String::new();
+                    Self::build_buf(&matched, &mut b);
+                    self.ignore_hits(&b, &mut out.ignored_by)
+                } else {
+                    self.ignore_hits(&buf, &mut out.ignored_by)
+                };
+                if ignored {
+                    if !self.mode.check_all || self.maxlines > 1 {
+                        self.buffer = unmatched.clone();
+                    }
+                    buf_valid = false;
+                    if !self.mode.check_all {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            if no_date && date.is_none() && self.mode.check_find_time {
+                // The daemon cannot place a dateless line in time.
+                continue;
+            }
+            if !self.mode.check_all || self.maxlines > 1 {
+                self.buffer = unmatched;
+                buf_valid = false;
+            }
+            let matched_text: Vec<String> = matched.iter().map(TupleLine::joined).collect();
+            let mut fail = FailData {
+                groups: if pre_groups.is_empty() {
+                    groups
+                } else {
+                    let mut g = pre_groups.clone();
+                    g.extend(groups);
+                    g
+                },
+                ..FailData::default()
+            };
+            let mlfid = fail.get("mlfid").map(str::to_string);
+            let mut linked = false;
+            if let Some(id) = &mlfid {
+                let (merged, l) = self.mlfid.merge(id, fail, &matched_text, now);
+                fail = merged;
+                linked = l;
+                if fail.truthy("nofail") && !self.mode.check_all {
+                    break;
+                }
+            } else {
+                fail.matches.extend(matched_text);
+            }
+            let fid = fail.get("fid").map(str::to_string);
+            let ids: Vec<Option<String>> = if let Some(ip) = fail.get("ip4").map(str::to_string) {
+                self.raw_id(&mut fail, fid, &ip, Some(Family::V4), def_raw)
+            } else if let Some(ip) = fail.get("ip6").map(str::to_string) {
+                self.raw_id(&mut fail, fid, &ip, Some(Family::V6), def_raw)
+            } else if let Some(dns) = fail.get("dns").map(str::to_string) {
+                if def_raw {
+                    self.raw_id(&mut fail, fid, &dns, None, def_raw)
+                } else {
+                    self.text_to_ips(&dns, resolver)
+                }
+            } else if let Some(f) = fid.clone() {
+                self.raw_id(&mut fail, fid, &f, None, def_raw)
+            } else if let Some(id) = &mlfid {
+                // A multi-line failure still waiting for its address.
+                fail.pending = true;
+                if linked {
+                    self.mlfid.update(id, &fail);
+                }
+                if !self.mode.check_all && self.mode.ignore_pending {
+                    break;
+                }
+                vec![None]
+            } else {
+                // fail2ban logs "No group found" and goes on with the next
+                // regex (only a group that did not take part gets here: an id
+                // group is required when the filter is loaded).
+                continue;
+            };
+            let time = date.unwrap_or(now);
+            for id in ids {
+                out.failures.push(Failure {
+                    regex: idx,
+                    id,
+                    time,
+                    data: fail.clone(),
+                });
+            }
+            if !self.mode.check_all {
+                break;
+            }
+        }
+        self.scratch = buf;
+    }
+
+    /// The failure id for an address or id taken as it is (fail2ban's
+    /// "raw" branch): `<F-ID>` beside an address makes the id the F-ID and
+    /// keeps the address as `ip`.
+    fn raw_id(
+        &self,
+        fail: &mut FailData,
+        fid: Option<String>,
+        ip: &str,
+        family: Option<Family>,
+        def_raw: bool,
+    ) -> Vec<Option<String>> {
+        let plen = fail.get("cidr").and_then(|c| c.parse::<u32>().ok());
+        let from_group = family.is_some();
+        let ip_canon = if from_group || !def_raw {
+            ip_text(ip, family, plen)
+        } else {
+            ip.to_string()
+        };
+        match fid {
+            Some(f) if f != ip => {
+                fail.ip = Some(ip_canon);
+                if def_raw {
+                    vec![Some(f)]
+                } else {
+                    vec![Some(unspec_ip_text(&f))]
+                }
+            }
+            _ => vec![Some(ip_canon)],
+        }
+    }
+
+    /// fail2ban's `DNSUtils.textToIp`: an address, or names resolved when
+    /// `usedns` allows it.
+    fn text_to_ips(&self, text: &str, resolver: &dyn Resolver) -> Vec<Option<String>> {
+        let t = unspec_ip_text(text);
+        if t.parse::<std::net::IpAddr>().is_ok() {
+            return vec![Some(t)];
+        }
+        if matches!(self.use_dns, UseDns::Yes | UseDns::Warn) {
+            let mut v = resolver.resolve(text);
+            v.sort();
+            v.dedup();
+            return v.into_iter().map(Some).collect();
+        }
+        Vec::new()
+    }
+}
+
+/// `IPAddr(text)` with no family given: brackets and `/plen` accepted.
+fn unspec_ip_text(text: &str) -> String {
+    let t = if text.len() > 2 && text.starts_with('[') && text.ends_with(']') {
+        &text[1..text.len() - 1]
+    } else {
+        text
+    };
+    match t.split_once('/') {
+        Some((a, p)) => match p.parse::<u32>() {
+            Ok(p) => {
+                let r = ip_text(a, None, Some(p));
+                if r == a { text.to_string() } else { r }
+            }
+            Err(_) => text.to_string(),
+        },
+        None => ip_text(t, None, None),
+    }
+}
+
+/// Which buffer lines a match covered (fail2ban's matched/unmatched tuple
+/// lines), lines eaten by `<SKIPLINES>` counting as unmatched.
+fn split_matched(
+    re: &Compiled,
+    hit: &Hit<'_>,
+    buf: &str,
+    org: &[TupleLine],
+) -> (Vec<TupleLine>, Vec<TupleLine>) {
+    if org.len() <= 1 {
+        return (org.to_vec(), Vec::new());
+    }
+    let (start, end) = hit.caps.get(0).unwrap_or((0, 0));
+    let b = buf.as_bytes();
+    let line_start = b[..(start + 1).min(b.len())]
+        .iter()
+        .rposition(|c| *c == b'\n')
+        .map_or(0, |p| p + 1);
+    let from = end.saturating_sub(1);
+    let line_end = b[from..]
+        .iter()
+        .position(|c| *c == b'\n')
+        .map_or(b.len(), |p| from + p + 1);
+    let count = |upto: usize| b[..upto].iter().filter(|c| **c == b'\n').count();
+    let (c1, c2) = (
+        count(line_start).min(org.len()),
+        count(line_end).min(org.len()),
+    );
+    let mut matched: Vec<TupleLine> = org[c1..c2.max(c1)].to_vec();
+    let mut unmatched: Vec<TupleLine> = org[..c1].to_vec();
+    let mut n = 0;
+    for skipped in re.skipped_lines(hit) {
+        if let Some(m) = matched[n.min(matched.len())..]
+            .iter()
+            .position(|l| l.stripped() == skipped)
+        {
+            unmatched.push(matched.remove(n + m));
+            n += m;
+        }
+    }
+    unmatched.extend_from_slice(&org[c2.max(c1)..]);
+    (matched, unmatched)
+}
+
+/// Names of the groups that identify a failure (for reports).
+pub fn failure_id_groups() -> &'static [&'static str] {
+    &FAILURE_ID_GROUPS
+}

@@ -1,0 +1,200 @@
+//! Multi-line failures tied by a connection id (`<F-MLFID>`).
+//!
+//! Some services log one attempt over several lines, linked by a session
+//! or connection id rather than by the address. fail2ban keeps the data of
+//! each open id in a small cache and merges every new line's groups into
+//! it, honouring `<F-NOFAIL>` (not a failure yet), `<F-MLFFORGET>` (the
+//! connection ended) and `<F-MLFGAINED>` (the user got in: forget failures).
+//! This module reproduces that merge, flag for flag.
+
+use std::collections::VecDeque;
+
+use super::failure::FailData;
+
+/// fail2ban keeps at most 100 ids, each for 5 minutes (wall clock).
+const MAX_COUNT: usize = 100;
+const MAX_TIME: f64 = 300.0;
+
+/// The open multi-line ids, oldest first.
+#[derive(Default)]
+pub struct MlfidCache {
+    entries: VecDeque<(String, f64, FailData)>,
+}
+
+const NOFAIL: u8 = 1;
+const FORGET: u8 = 2;
+const PREV_NOFAIL: u8 = 4;
+const GAINED: u8 = 8;
+
+impl MlfidCache {
+    fn position(&self, id: &str, wall: f64) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|(k, exp, _)| k == id && *exp > wall)
+    }
+
+    fn insert(&mut self, id: &str, data: FailData, wall: f64) {
+        if let Some(p) = self.entries.iter().position(|(k, _, _)| k == id) {
+            self.entries.remove(p);
+        }
+        if self.entries.len() >= MAX_COUNT {
+            while let Some((_, exp, _)) = self.entries.pop_front() {
+                if exp > wall && self.entries.len() < MAX_COUNT {
+                    break;
+                }
+            }
+        }
+        self.entries
+            .push_back((id.to_string(), wall + MAX_TIME, data));
+    }
+
+    /// Writes back the state of an id that is still cached (fail2ban's
+    /// cached dict is the same object as the failure it returned).
+    pub fn update(&mut self, id: &str, data: &FailData) {
+        if let Some(e) = self.entries.iter_mut().find(|(k, _, _)| k == id) {
+            e.2 = data.clone();
+        }
+    }
+
+    /// Merges one matched line into the id's cached data and returns the
+    /// failure as fail2ban's `_mergeFailure` would, plus whether the result
+    /// stays linked to the cache (later changes must be written back).
+    pub fn merge(
+        &mut self,
+        id: &str,
+        mut fail: FailData,
+        matched_lines: &[String],
+        wall: f64,
+    ) -> (FailData, bool) {
+        let mut flags = 0u8;
+        if fail.truthy("mlfgained") {
+            flags |= GAINED | NOFAIL;
+            if !fail.truthy("nofail") {
+                let g = fail.get("mlfgained").map(str::to_string);
+                fail.groups.insert("nofail".into(), g);
+            }
+        } else if fail.truthy("nofail") {
+            flags |= NOFAIL;
+        }
+        if fail
+            .groups
+            .remove("mlfforget")
+            .flatten()
+            .is_some_and(|v| !v.is_empty())
+        {
+            flags |= FORGET;
+        }
+        let user = fail
+            .get("user")
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
+        // Where the result lives in the cache: an existing slot keeps its
+        // place and expiry (fail2ban mutates the cached dict in place).
+        let mut slot: Option<Option<usize>> = None;
+        let users_len;
+        if let Some(p) = self.position(id, wall) {
+            let mut cached = self.entries[p].2.clone();
+            if let Some(u) = user {
+                if !cached.users.contains(&u) {
+                    cached.users.push(u);
+                }
+            }
+            users_len = cached.users.len();
+            if cached.take("nofail").is_some_and(|v| !v.is_empty()) {
+                flags |= PREV_NOFAIL;
+            }
+            if cached.take("mlfgained").is_some_and(|v| !v.is_empty()) {
+                flags |= PREV_NOFAIL;
+            }
+            if flags & GAINED != 0 {
+                cached.pending = false;
+            }
+            if flags & PREV_NOFAIL == 0 && !cached.pending {
+                cached.matches.clear();
+            }
+            for (k, v) in fail.groups {
+                if v.is_some() {
+                    cached.groups.insert(k, v);
+                }
+            }
+            cached.pending |= fail.pending;
+            if !fail.matches.is_empty() {
+                cached.matches = fail.matches;
+            }
+            fail = cached;
+            if flags & FORGET != 0 {
+                self.entries.remove(p);
+            } else {
+                slot = Some(Some(p));
+            }
+        } else if flags & FORGET == 0 {
+            if let Some(u) = user {
+                fail.users.push(u);
+            }
+            users_len = fail.users.len();
+            slot = Some(None);
+        } else {
+            users_len = 0;
+        }
+        let pending = std::mem::take(&mut fail.pending);
+        if pending || users_len > 1 {
+            fail.groups.remove("nofail");
+            fail.groups.remove("mlfgained");
+            flags &= !(GAINED | NOFAIL);
+        }
+        if flags & NOFAIL == 0 {
+            let mut m = std::mem::take(&mut fail.nofail_matches);
+            m.append(&mut fail.matches);
+            if flags & GAINED == 0 {
+                m.extend_from_slice(matched_lines);
+            }
+            fail.matches = m;
+        } else if flags & (NOFAIL | FORGET) == NOFAIL {
+            fail.nofail_matches.extend_from_slice(matched_lines);
+        }
+        match slot {
+            Some(Some(p)) => self.entries[p].2 = fail.clone(),
+            Some(None) => self.insert(id, fail.clone(), wall),
+            None => {}
+        }
+        (fail, slot.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(pairs: &[(&str, &str)]) -> FailData {
+        let mut d = FailData::default();
+        for (k, v) in pairs {
+            d.groups.insert(k.to_string(), Some(v.to_string()));
+        }
+        d
+    }
+
+    #[test]
+    fn nofail_lines_are_kept_until_a_failure() {
+        let mut c = MlfidCache::default();
+        let (f, _) = c.merge(
+            "c1",
+            data(&[("nofail", "x"), ("ip4", "192.0.2.1")]),
+            &["l1".into()],
+            0.0,
+        );
+        assert!(f.truthy("nofail"));
+        let (f, _) = c.merge("c1", data(&[("user", "bob")]), &["l2".into()], 1.0);
+        assert!(!f.truthy("nofail"));
+        assert_eq!(f.get("ip4"), Some("192.0.2.1"));
+        assert_eq!(f.matches, vec!["l1".to_string(), "l2".to_string()]);
+    }
+
+    #[test]
+    fn forget_drops_the_id() {
+        let mut c = MlfidCache::default();
+        c.merge("c1", data(&[("nofail", "x")]), &["l1".into()], 0.0);
+        let (_, linked) = c.merge("c1", data(&[("mlfforget", "y")]), &["l2".into()], 1.0);
+        assert!(!linked);
+        assert!(c.position("c1", 1.0).is_none());
+    }
+}

@@ -1,0 +1,750 @@
+//! Python `re` patterns, run on Rust engines.
+//!
+//! fail2ban's filters are written for Python's `re` module. This module
+//! rewrites such a pattern into the syntax of the `regex` crate and, only
+//! when the pattern needs backtracking (look-around, back-references,
+//! conditionals, atomic groups), of `fancy-regex`. Where the two dialects
+//! disagree on meaning the rewrite keeps Python's meaning:
+//! - `$` outside MULTILINE mode matches at the end or before a final `\n`;
+//! - `\Z` is Rust's `\z`; `{` that is no quantifier is a literal;
+//! - `[` and `&&`/`--`/`~~` inside classes are literals in Python;
+//! - `\<`, `\>` and other escaped punctuation are plain literals.
+//!
+//! Anything that cannot be translated faithfully is an error naming the
+//! construct, never a silent change of meaning. Backtracking is bounded
+//! (fancy-regex's backtrack limit), so a hostile line cannot hang a jail.
+
+use std::fmt;
+
+/// How `$` (outside MULTILINE mode) is translated.
+///
+/// fail2ban always searches `text + "\n"`. On such a one-line buffer `(?m:$)`
+/// is exactly Python's `$` and keeps the pattern linear-time; a multi-line
+/// buffer (maxlines > 1) needs the exact look-ahead form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dollar {
+    /// The searched text holds one line plus a final `\n`.
+    SingleLineBuffer,
+    /// Exact Python semantics for any text.
+    Exact,
+}
+
+/// Upper bound on backtracking steps for one search (fancy-regex counts
+/// them); beyond it the search counts as "no match" and is reported.
+const BACKTRACK_LIMIT: usize = 200_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PyReError {
+    /// A Python construct we cannot express with the same meaning.
+    Unsupported { pattern: String, construct: String },
+    /// The pattern is invalid (for Python too, or for the engine).
+    Invalid { pattern: String, reason: String },
+}
+
+impl fmt::Display for PyReError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PyReError::Unsupported { pattern, construct } => write!(
+                f,
+                "Unable to compile regular expression '{pattern}':\nunsupported Python regex construct {construct}"
+            ),
+            PyReError::Invalid { pattern, reason } => {
+                write!(
+                    f,
+                    "Unable to compile regular expression '{pattern}':\n{reason}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for PyReError {}
+
+enum Engine {
+    Plain(regex::Regex),
+    Fancy(fancy_regex::Regex),
+}
+
+/// A compiled Python-dialect pattern.
+pub struct PyRegex {
+    engine: Engine,
+    source: String,
+}
+
+/// Captures of one successful search.
+pub enum PyCaptures<'t> {
+    Plain(regex::Captures<'t>),
+    Fancy(fancy_regex::Captures<'t, str>),
+}
+
+impl<'t> PyCaptures<'t> {
+    /// Span of group `i` (0 = whole match).
+    pub fn get(&self, i: usize) -> Option<(usize, usize)> {
+        match self {
+            PyCaptures::Plain(c) => c.get(i).map(|m| (m.start(), m.end())),
+            PyCaptures::Fancy(c) => c.get(i).map(|m| (m.start(), m.end())),
+        }
+    }
+
+    /// Text of group `i` (0 = whole match).
+    pub fn text(&self, i: usize) -> Option<&'t str> {
+        match self {
+            PyCaptures::Plain(c) => c.get(i).map(|m| m.as_str()),
+            PyCaptures::Fancy(c) => c.get(i).map(|m| m.as_str()),
+        }
+    }
+
+    /// Text of the named group, if it took part in the match.
+    pub fn name(&self, name: &str) -> Option<&'t str> {
+        match self {
+            PyCaptures::Plain(c) => c.name(name).map(|m| m.as_str()),
+            PyCaptures::Fancy(c) => c.name(name).map(|m| m.as_str()),
+        }
+    }
+}
+
+impl PyRegex {
+    /// Compiles a Python pattern with exact `$` semantics.
+    pub fn new(py_pattern: &str) -> Result<PyRegex, PyReError> {
+        Self::with_dollar(py_pattern, Dollar::Exact)
+    }
+
+    /// Compiles a Python pattern, choosing how `$` is translated.
+    pub fn with_dollar(py_pattern: &str, dollar: Dollar) -> Result<PyRegex, PyReError> {
+        Self::with_options(py_pattern, dollar, false)
+    }
+
+    /// `multiline` is Python's `re.MULTILINE` flag given at compile time.
+    pub fn with_options(
+        py_pattern: &str,
+        dollar: Dollar,
+        multiline: bool,
+    ) -> Result<PyRegex, PyReError> {
+        let tr = translate_with(py_pattern, dollar, multiline)?;
+        let invalid = |reason: String| PyReError::Invalid {
+            pattern: py_pattern.to_string(),
+            reason,
+        };
+        let engine = if tr.fancy {
+            let re = fancy_regex::RegexBuilder::new(&tr.pattern)
+                .backtrack_limit(BACKTRACK_LIMIT)
+                .build()
+                .map_err(|e| invalid(e.to_string()))?;
+            Engine::Fancy(re)
+        } else {
+            let re = regex::RegexBuilder::new(&tr.pattern)
+                .size_limit(50 << 20)
+                .build()
+                .map_err(|e| invalid(e.to_string()))?;
+            Engine::Plain(re)
+        };
+        Ok(PyRegex {
+            engine,
+            source: py_pattern.to_string(),
+        })
+    }
+
+    /// The Python pattern this was compiled from.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// True when the pattern needed the backtracking engine.
+    pub fn is_fancy(&self) -> bool {
+        matches!(self.engine, Engine::Fancy(_))
+    }
+
+    /// Python's `re.search`: the first match anywhere in `text`. A search
+    /// that exceeds the backtracking bound is treated as no match.
+    pub fn captures<'t>(&self, text: &'t str) -> Option<PyCaptures<'t>> {
+        match &self.engine {
+            Engine::Plain(re) => re.captures(text).map(PyCaptures::Plain),
+            Engine::Fancy(re) => re.captures(text).ok().flatten().map(PyCaptures::Fancy),
+        }
+    }
+
+    /// Like `captures`, starting the search at byte `start` (look-behind
+    /// still sees the text before it, as Python's `pos` argument does).
+    pub fn captures_from<'t>(&self, text: &'t str, start: usize) -> Option<PyCaptures<'t>> {
+        match &self.engine {
+            Engine::Plain(re) => re.captures_at(text, start).map(PyCaptures::Plain),
+            Engine::Fancy(re) => re
+                .captures_from_pos(text, start)
+                .ok()
+                .flatten()
+                .map(PyCaptures::Fancy),
+        }
+    }
+
+    /// Span of the first match.
+    pub fn find_at(&self, text: &str, start: usize) -> Option<(usize, usize)> {
+        match &self.engine {
+            Engine::Plain(re) => re.find_at(text, start).map(|m| (m.start(), m.end())),
+            Engine::Fancy(re) => re
+                .find_from_pos(text, start)
+                .ok()
+                .flatten()
+                .map(|m| (m.start(), m.end())),
+        }
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        match &self.engine {
+            Engine::Plain(re) => re.is_match(text),
+            Engine::Fancy(re) => re.is_match(text).unwrap_or(false),
+        }
+    }
+
+    /// Group names in group-number order (index 0 is the whole match).
+    pub fn group_names(&self) -> Vec<Option<String>> {
+        match &self.engine {
+            Engine::Plain(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+            Engine::Fancy(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+        }
+    }
+
+    /// Number of groups, the whole match included.
+    pub fn groups_len(&self) -> usize {
+        match &self.engine {
+            Engine::Plain(re) => re.captures_len(),
+            Engine::Fancy(re) => re.captures_len(),
+        }
+    }
+}
+
+/// The outcome of translating one pattern.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Translated {
+    pub pattern: String,
+    /// The pattern uses a construct only the backtracking engine has.
+    pub fancy: bool,
+}
+
+/// Characters the `regex` crate treats as meta and so must stay escaped.
+fn is_rust_meta(c: char) -> bool {
+    matches!(
+        c,
+        '\\' | '.'
+            | '+'
+            | '*'
+            | '?'
+            | '('
+            | ')'
+            | '|'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '^'
+            | '$'
+            | '#'
+            | '&'
+            | '-'
+            | '~'
+    )
+}
+
+fn push_literal(out: &mut String, c: char) {
+    if is_rust_meta(c) {
+        out.push('\\');
+    }
+    out.push(c);
+}
+
+struct Translator<'a> {
+    src: &'a str,
+    chars: Vec<char>,
+    pos: usize,
+    out: String,
+    fancy: bool,
+    dollar: Dollar,
+    /// MULTILINE flag given at the start of the pattern.
+    multiline: bool,
+}
+
+/// Rewrites a Python pattern for the Rust engines (see the module header).
+pub fn translate(py: &str, dollar: Dollar) -> Result<Translated, PyReError> {
+    translate_with(py, dollar, false)
+}
+
+fn translate_with(py: &str, dollar: Dollar, multiline: bool) -> Result<Translated, PyReError> {
+    let mut t = Translator {
+        src: py,
+        chars: py.chars().collect(),
+        pos: 0,
+        out: String::with_capacity(py.len() + 16),
+        fancy: false,
+        dollar,
+        multiline,
+    };
+    if multiline {
+        t.out.push_str("(?m)");
+    }
+    t.run()?;
+    Ok(Translated {
+        pattern: t.out,
+        fancy: t.fancy,
+    })
+}
+
+impl Translator<'_> {
+    fn unsupported(&self, construct: &str) -> PyReError {
+        PyReError::Unsupported {
+            pattern: self.src.to_string(),
+            construct: construct.to_string(),
+        }
+    }
+
+    fn invalid(&self, reason: &str) -> PyReError {
+        PyReError::Invalid {
+            pattern: self.src.to_string(),
+            reason: format!("{reason} at position {}", self.pos),
+        }
+    }
+
+    fn peek(&self, off: usize) -> Option<char> {
+        self.chars.get(self.pos + off).copied()
+    }
+
+    fn starts_with(&self, s: &str) -> bool {
+        let mut i = self.pos;
+        for c in s.chars() {
+            if self.chars.get(i) != Some(&c) {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+
+    fn run(&mut self) -> Result<(), PyReError> {
+        while let Some(c) = self.peek(0) {
+            match c {
+                '\\' => self.escape(false)?,
+                '[' => self.class()?,
+                '(' => self.group()?,
+                '{' => self.brace(),
+                '}' => {
+                    self.out.push_str("\\}");
+                    self.pos += 1;
+                }
+                '$' => {
+                    self.pos += 1;
+                    if self.multiline {
+                        self.out.push_str("(?m:$)");
+                    } else {
+                        match self.dollar {
+                            Dollar::SingleLineBuffer => self.out.push_str("(?m:$)"),
+                            Dollar::Exact => {
+                                self.out.push_str("(?=\\n?\\z)");
+                                self.fancy = true;
+                            }
+                        }
+                    }
+                }
+                '*' | '+' | '?' => {
+                    self.out.push(c);
+                    self.pos += 1;
+                    self.quantifier_suffix();
+                }
+                '#' | '&' | '-' | '~' => {
+                    self.out.push('\\');
+                    self.out.push(c);
+                    self.pos += 1;
+                }
+                _ => {
+                    self.out.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Lazy `?` passes through; a possessive `+` needs the backtracking engine.
+    fn quantifier_suffix(&mut self) {
+        match self.peek(0) {
+            Some('?') => {
+                self.out.push('?');
+                self.pos += 1;
+            }
+            Some('+') => {
+                self.out.push('+');
+                self.pos += 1;
+                self.fancy = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// `{m,n}` when it is a quantifier for Python, else a literal brace.
+    fn brace(&mut self) {
+        let rest: String = self.chars[self.pos..].iter().take(24).collect();
+        let bytes = rest.as_bytes();
+        let mut i = 1;
+        let lo_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let lo = &rest[lo_start..i];
+        let mut hi: Option<&str> = None;
+        if i < bytes.len() && bytes[i] == b',' {
+            i += 1;
+            let hi_start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            hi = Some(&rest[hi_start..i]);
+        }
+        let closed = i < bytes.len() && bytes[i] == b'}';
+        let valid = closed && (!lo.is_empty() || hi.is_some_and(|h| !h.is_empty()));
+        if !valid {
+            self.out.push_str("\\{");
+            self.pos += 1;
+            return;
+        }
+        let lo = if lo.is_empty() { "0" } else { lo };
+        match hi {
+            None => self.out.push_str(&format!("{{{lo}}}")),
+            Some("") => self.out.push_str(&format!("{{{lo},}}")),
+            Some(h) => self.out.push_str(&format!("{{{lo},{h}}}")),
+        }
+        self.pos += i + 1;
+        self.quantifier_suffix();
+    }
+
+    fn escape(&mut self, in_class: bool) -> Result<(), PyReError> {
+        let Some(c) = self.peek(1) else {
+            return Err(self.invalid("bad escape (end of pattern)"));
+        };
+        self.pos += 2;
+        match c {
+            'd' | 'D' | 's' | 'S' | 'w' | 'W' | 'n' | 't' | 'r' | 'f' | 'v' => {
+                self.out.push('\\');
+                self.out.push(c);
+            }
+            'b' if in_class => self.out.push_str("\\x08"),
+            'A' | 'b' | 'B' if !in_class => {
+                self.out.push('\\');
+                self.out.push(c);
+            }
+            'Z' if !in_class => self.out.push_str("\\z"),
+            'a' => self.out.push_str("\\x07"),
+            'x' => {
+                let h: String = self.chars[self.pos..].iter().take(2).collect();
+                if h.len() != 2 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(self.invalid("incomplete escape \\x"));
+                }
+                self.out.push_str("\\x");
+                self.out.push_str(&h);
+                self.pos += 2;
+            }
+            'u' | 'U' => {
+                let n = if c == 'u' { 4 } else { 8 };
+                let h: String = self.chars[self.pos..].iter().take(n).collect();
+                if h.chars().count() != n || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(self.invalid("incomplete escape \\u"));
+                }
+                self.out.push_str(&format!("\\x{{{h}}}"));
+                self.pos += n;
+            }
+            '0' => {
+                // Octal escape: up to two more octal digits.
+                let mut v = 0u32;
+                let mut n = 0;
+                while n < 2 && self.peek(0).is_some_and(|d| ('0'..='7').contains(&d)) {
+                    v = v * 8 + self.peek(0).and_then(|d| d.to_digit(8)).unwrap_or(0);
+                    self.pos += 1;
+                    n += 1;
+                }
+                self.out.push_str(&format!("\\x{{{v:x}}}"));
+            }
+            '1'..='9' if !in_class => {
+                let mut num = String::from(c);
+                if let Some(d) = self.peek(0).filter(char::is_ascii_digit) {
+                    num.push(d);
+                    self.pos += 1;
+                }
+                self.out.push('\\');
+                self.out.push_str(&num);
+                self.fancy = true;
+            }
+            c if c.is_ascii_alphanumeric() => {
+                return Err(self.invalid(&format!("bad escape \\{c}")));
+            }
+            c => push_literal(&mut self.out, c),
+        }
+        Ok(())
+    }
+
+    fn class(&mut self) -> Result<(), PyReError> {
+        self.pos += 1;
+        self.out.push('[');
+        if self.peek(0) == Some('^') {
+            self.out.push('^');
+            self.pos += 1;
+        }
+        // A `]` first in the class is a literal in Python.
+        let mut first = true;
+        // Whether the last output item can start a range.
+        let mut prev_atom = false;
+        loop {
+            let Some(c) = self.peek(0) else {
+                return Err(self.invalid("unterminated character set"));
+            };
+            match c {
+                ']' if !first => {
+                    self.out.push(']');
+                    self.pos += 1;
+                    return Ok(());
+                }
+                '\\' => {
+                    let next = self.peek(1);
+                    self.escape(true)?;
+                    prev_atom = !matches!(next, Some('d' | 'D' | 's' | 'S' | 'w' | 'W'));
+                }
+                '-' => {
+                    let next = self.peek(1);
+                    self.pos += 1;
+                    if prev_atom && next.is_some_and(|n| n != ']') {
+                        self.out.push('-');
+                        prev_atom = false;
+                        // the range end
+                        if self.peek(0) == Some('\\') {
+                            self.escape(true)?;
+                        } else if let Some(e) = self.peek(0) {
+                            push_literal(&mut self.out, e);
+                            self.pos += 1;
+                        }
+                        continue;
+                    }
+                    self.out.push_str("\\-");
+                    prev_atom = true;
+                }
+                _ => {
+                    push_literal(&mut self.out, c);
+                    self.pos += 1;
+                    prev_atom = true;
+                }
+            }
+            first = false;
+        }
+    }
+
+    fn group(&mut self) -> Result<(), PyReError> {
+        if self.peek(1) != Some('?') {
+            self.out.push('(');
+            self.pos += 1;
+            return Ok(());
+        }
+        if self.starts_with("(?P<") {
+            let end = self.find_from(self.pos + 4, '>')?;
+            let name: String = self.chars[self.pos + 4..end].iter().collect();
+            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                return Err(self.invalid(&format!("bad character in group name '{name}'")));
+            }
+            self.out.push_str("(?P<");
+            self.out.push_str(&name);
+            self.out.push('>');
+            self.pos = end + 1;
+            return Ok(());
+        }
+        if self.starts_with("(?P=") {
+            let end = self.find_from(self.pos + 4, ')')?;
+            let name: String = self.chars[self.pos + 4..end].iter().collect();
+            self.out.push_str(&format!("\\k<{name}>"));
+            self.pos = end + 1;
+            self.fancy = true;
+            return Ok(());
+        }
+        for (py, fancy) in [
+            ("(?:", false),
+            ("(?=", true),
+            ("(?!", true),
+            ("(?<=", true),
+            ("(?<!", true),
+            ("(?>", true),
+        ] {
+            if self.starts_with(py) {
+                self.out.push_str(py);
+                self.pos += py.chars().count();
+                self.fancy |= fancy;
+                return Ok(());
+            }
+        }
+        if self.starts_with("(?#") {
+            let end = self.find_from(self.pos + 3, ')')?;
+            self.pos = end + 1;
+            return Ok(());
+        }
+        if self.starts_with("(?(") {
+            let end = self.find_from(self.pos + 3, ')')?;
+            let cond: String = self.chars[self.pos + 3..end].iter().collect();
+            if cond.chars().all(|c| c.is_ascii_digit()) && !cond.is_empty() {
+                self.out.push_str(&format!("(?({cond})"));
+            } else if !cond.is_empty() && cond.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                self.out.push_str(&format!("(?(<{cond}>)"));
+            } else {
+                return Err(self.invalid(&format!("bad group name '{cond}' in conditional")));
+            }
+            self.pos = end + 1;
+            self.fancy = true;
+            return Ok(());
+        }
+        self.flags()
+    }
+
+    /// `(?flags)` at the start of the pattern, or scoped `(?flags-flags:...)`.
+    fn flags(&mut self) -> Result<(), PyReError> {
+        let start = self.pos;
+        let mut i = self.pos + 2;
+        let mut on = String::new();
+        let mut off = String::new();
+        let mut negate = false;
+        loop {
+            let Some(c) = self.chars.get(i).copied() else {
+                return Err(self.invalid("missing ), unterminated flags"));
+            };
+            match c {
+                'i' | 'm' | 's' | 'x' | 'a' | 'u' | 'L' => {
+                    if negate {
+                        off.push(c)
+                    } else {
+                        on.push(c)
+                    }
+                }
+                '-' => negate = true,
+                ':' | ')' => break,
+                _ => return Err(self.invalid(&format!("unknown extension ?{c}"))),
+            }
+            i += 1;
+        }
+        let scoped = self.chars[i] == ':';
+        for f in on.chars().chain(off.chars()) {
+            match f {
+                'a' => return Err(self.unsupported("(?a) (ASCII-only classes)")),
+                'L' => return Err(self.unsupported("(?L) (locale-dependent classes)")),
+                'x' => return Err(self.unsupported("(?x) (verbose mode)")),
+                _ => {}
+            }
+        }
+        let keep = |s: &str| s.chars().filter(|c| *c != 'u').collect::<String>();
+        let (on, off) = (keep(&on), keep(&off));
+        if !scoped {
+            // Python 3.11 only accepts global flags at the very start.
+            if start != 0 {
+                return Err(self.invalid("global flags not at the start of the expression"));
+            }
+            if on.contains('m') {
+                self.multiline = true;
+            }
+            if !on.is_empty() {
+                self.out.push_str(&format!("(?{on})"));
+            }
+            self.pos = i + 1;
+            return Ok(());
+        }
+        let mut spec = on;
+        if !off.is_empty() {
+            spec.push('-');
+            spec.push_str(&off);
+        }
+        if spec.is_empty() {
+            self.out.push_str("(?:");
+        } else {
+            self.out.push_str(&format!("(?{spec}:"));
+        }
+        self.pos = i + 1;
+        Ok(())
+    }
+
+    fn find_from(&self, from: usize, needle: char) -> Result<usize, PyReError> {
+        self.chars[from.min(self.chars.len())..]
+            .iter()
+            .position(|c| *c == needle)
+            .map(|p| p + from)
+            .ok_or_else(|| self.invalid(&format!("missing {needle}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tr(p: &str) -> String {
+        translate(p, Dollar::SingleLineBuffer).unwrap().pattern
+    }
+
+    fn search(p: &str, text: &str) -> Option<String> {
+        let re = PyRegex::new(p).unwrap();
+        re.captures(text)
+            .and_then(|c| c.text(0).map(str::to_string))
+    }
+
+    #[test]
+    fn plain_patterns_stay_linear() {
+        let t = translate(
+            r"^Failed (?P<user>\S+) from \d{1,3}$",
+            Dollar::SingleLineBuffer,
+        )
+        .unwrap();
+        assert!(!t.fancy);
+        assert_eq!(t.pattern, r"^Failed (?P<user>\S+) from \d{1,3}(?m:$)");
+    }
+
+    #[test]
+    fn dollar_matches_before_final_newline_only() {
+        assert_eq!(search("a$", "a\n").as_deref(), Some("a"));
+        assert_eq!(search("a$", "a\nb\n"), None);
+        assert_eq!(search("a$", "a"), Some("a".into()));
+        let single = PyRegex::with_dollar("a$", Dollar::SingleLineBuffer).unwrap();
+        assert!(single.is_match("xa\n"));
+        assert!(!single.is_match("ax\n"));
+    }
+
+    #[test]
+    fn literal_braces_and_classes() {
+        assert_eq!(tr("a{b}"), r"a\{b\}");
+        assert_eq!(tr("a{,3}"), "a{0,3}");
+        assert_eq!(tr("a{2,}?"), "a{2,}?");
+        assert_eq!(tr(r"[[\]]"), r"[\[\]]");
+        assert_eq!(tr("[]a]"), r"[\]a]");
+        assert_eq!(tr("[a-z&&-]"), r"[a-z\&\&\-]");
+        assert_eq!(tr(r"[\w.-]"), r"[\w\.\-]");
+        assert_eq!(tr(r"\<x\>"), "<x>");
+        assert!(search(r"[\[\(]?x", "(x").is_some());
+    }
+
+    #[test]
+    fn backtracking_features() {
+        assert_eq!(
+            search(r"(?P<a>x)?y(?(a)z|w)", "xyz").as_deref(),
+            Some("xyz")
+        );
+        assert_eq!(search(r"(?P<a>x)?y(?(a)z|w)", "yw").as_deref(), Some("yw"));
+        assert_eq!(search(r"(?P<q>['])a(?P=q)", "'a'").as_deref(), Some("'a'"));
+        assert_eq!(search(r"(?<=a)b", "ab").as_deref(), Some("b"));
+        assert_eq!(search(r"b(?! from )", "b from ").as_deref(), None);
+        assert_eq!(search(r"x\Z", "x\n"), None);
+    }
+
+    #[test]
+    fn flags() {
+        assert_eq!(search("(?i)abc", "ABC").as_deref(), Some("ABC"));
+        assert_eq!(search("a(?i:b)c", "aBc").as_deref(), Some("aBc"));
+        assert!(PyRegex::new("a(?i)b").is_err());
+        assert!(matches!(
+            PyRegex::new("(?x)a b"),
+            Err(PyReError::Unsupported { .. })
+        ));
+        assert!(PyRegex::new(r"\q").is_err());
+        assert!(PyRegex::new("(").is_err());
+    }
+
+    #[test]
+    fn runaway_backtracking_is_bounded() {
+        let re = PyRegex::new(r"^(a+)+(?=b)").unwrap();
+        let text = "a".repeat(40);
+        assert!(re.captures(&text).is_none());
+    }
+}

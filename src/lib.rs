@@ -1,0 +1,11 @@
+//! ferroban: Fail2ban rebuilt in Rust.
+//!
+//! The data path reads top to bottom in this crate's layout:
+//! `config` (fail2ban's INI dialect) feeds `filter` (Python-`re` dialect,
+//! dates, the per-line matcher), whose failures go to the jail and then
+//! to actions (next issues). `regex_tool` is the `fail2ban-regex` program
+//! built on `config` and `filter`; binaries in `src/bin` only call into it.
+
+pub mod config;
+pub mod filter;
+pub mod regex_tool;

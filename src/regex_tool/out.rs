@@ -1,0 +1,289 @@
+//! `fail2ban-regex -o`: one line per failure, in the form asked for.
+//!
+//! `-o` takes a keyword (`id`, `ip`, `msg`, `row`), a capture name, or a
+//! template with action-style tags (`<ip>`, `<time>`, `<F-USER>`, `<msg>`).
+//! The output is what fail2ban 1.0.2 prints for the same failure, so
+//! scripts written against it keep working.
+
+use crate::filter::failure::{Failure, py_float};
+use crate::filter::tags::tag_to_group;
+
+/// Python's `str()` of a value that may be missing.
+fn py_str(v: Option<&str>) -> String {
+    v.unwrap_or("None").to_string()
+}
+
+/// The address of a failure: its `ip` when the id is something else.
+fn ticket_ip(f: &Failure) -> String {
+    f.data
+        .ip
+        .clone()
+        .or_else(|| f.id.clone())
+        .unwrap_or_else(|| "None".into())
+}
+
+/// Python's `repr()` of a string.
+fn py_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Formats failures for one `-o` value.
+pub struct OutFormat {
+    fmt: String,
+    /// Template rows whose `<msg>` spans several lines, printed last.
+    wrapped: Vec<(Vec<String>, String)>,
+}
+
+impl OutFormat {
+    pub fn new(fmt: &str) -> OutFormat {
+        OutFormat {
+            fmt: fmt.to_string(),
+            wrapped: Vec::new(),
+        }
+    }
+
+    /// Lines to print for the failures of one log line.
+    pub fn lines(&mut self, fails: &[Failure], now: f64) -> Vec<String> {
+        let mut out = Vec::new();
+        for f in fails {
+            match self.fmt.as_str() {
+                "id" | "fid" => out.push(py_str(f.id.as_deref())),
+                "ip" => out.push(ticket_ip(f)),
+                "msg" => out.extend(f.data.matches.iter().cloned()),
+                "row" => out.push(row(f)),
+                key if !key.contains('<') => out.push(data_value(f, key)),
+                _ => {
+                    let single = self.wrapped.is_empty() && f.data.matches.len() <= 1;
+                    let msg = if single {
+                        f.data.matches.join("\n")
+                    } else {
+                        "\u{0}msg\u{0}".to_string()
+                    };
+                    let v = self.template(f, &msg, now);
+                    if single {
+                        out.push(v);
+                    } else {
+                        self.wrapped.push((f.data.matches.clone(), v));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Multi-line `<msg>` rows, one output line per matched log line.
+    pub fn finish(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (matches, v) in self.wrapped.drain(..) {
+            for m in matches {
+                out.push(v.replace("\u{0}msg\u{0}", &m));
+            }
+        }
+        out
+    }
+
+    fn template(&self, f: &Failure, msg: &str, now: f64) -> String {
+        let esc = |t: &str, v: String| {
+            if t == "msg" {
+                v
+            } else {
+                v.replace('\u{0}', "\\x00")
+            }
+        };
+        // First pass: action-info tags `<name>`, not recursive.
+        let s = replace_tags(&self.fmt, |tag| {
+            let v = match tag {
+                "ip" => ticket_ip(f),
+                "family" => family(&ticket_ip(f)).to_string(),
+                "fid" => py_str(f.id.as_deref()),
+                "failures" => "0".to_string(),
+                "time" => py_float(if f.time.is_finite() { f.time } else { now }),
+                "matches" => f.data.matches.join("\n"),
+                "restored" => "0".to_string(),
+                "msg" => msg.to_string(),
+                "br" => "\n".to_string(),
+                "sp" => " ".to_string(),
+                _ => return None,
+            };
+            Some(esc(tag, v))
+        });
+        // Second pass: `<F-NAME>` capture tags, empty when missing.
+        if !s.contains('<') {
+            return s;
+        }
+        replace_tags(&s, |tag| {
+            let name = tag.strip_prefix("F-")?;
+            let ok = !name.is_empty()
+                && name.bytes().all(|b| {
+                    b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !ok {
+                return None;
+            }
+            let key = tag_to_group(name);
+            Some(esc(tag, data_value_or_empty(f, &key)))
+        })
+    }
+}
+
+fn family(ip: &str) -> &'static str {
+    match ip
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(std::net::IpAddr::V4(_)) => "inet4",
+        Ok(std::net::IpAddr::V6(_)) => "inet6",
+        Err(_) => "None",
+    }
+}
+
+/// `r[3].get(key)`: a capture or a data field, Python `None` when missing.
+fn data_value(f: &Failure, key: &str) -> String {
+    match key {
+        "matches" => format!(
+            "[{}]",
+            f.data
+                .matches
+                .iter()
+                .map(|m| py_repr(m))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "ip" => f.data.ip.clone().unwrap_or_else(|| "None".into()),
+        _ => py_str(f.data.get(key)),
+    }
+}
+
+/// A ticket data value; tickets drop `None` values, so missing is empty.
+fn data_value_or_empty(f: &Failure, key: &str) -> String {
+    match key {
+        "matches" => f.data.matches.join("\n"),
+        "failures" => "0".into(),
+        "ip" => f.data.ip.clone().unwrap_or_default(),
+        _ => f.data.get(key).unwrap_or("").to_string(),
+    }
+}
+
+/// `[fid, time, {data}],` as fail2ban prints a row.
+fn row(f: &Failure) -> String {
+    let mut items: Vec<String> = f
+        .data
+        .groups
+        .iter()
+        .map(|(k, v)| {
+            let v = v.as_deref().map_or("None".to_string(), py_repr);
+            format!("{}: {}", py_repr(k), v)
+        })
+        .collect();
+    if let Some(ip) = &f.data.ip {
+        items.push(format!("'ip': {}", py_repr(ip)));
+    }
+    let id = f.id.as_deref().map_or("None".to_string(), py_repr);
+    format!(
+        "[{},\t{},\t{{{}}}],",
+        id,
+        py_float(f.time),
+        items.join(", ")
+    )
+}
+
+/// Replaces `<tag>` (fail2ban's `<([^ <>]+)>`) where `f` gives a value.
+fn replace_tags(s: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let len = after
+            .find(|c: char| c == ' ' || c == '<' || c == '>')
+            .unwrap_or(after.len());
+        if len > 0 && after[len..].starts_with('>') {
+            let tag = &after[..len];
+            match f(tag) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    out.push('<');
+                    out.push_str(tag);
+                    out.push('>');
+                }
+            }
+            rest = &after[len + 1..];
+        } else {
+            out.push('<');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::failure::FailData;
+
+    fn failure() -> Failure {
+        let mut data = FailData::default();
+        data.groups.insert("user".into(), Some("bob".into()));
+        data.groups.insert("ip4".into(), Some("192.0.2.1".into()));
+        data.matches = vec!["line one".into()];
+        Failure {
+            regex: 0,
+            id: Some("192.0.2.1".into()),
+            time: 1700000000.0,
+            data,
+        }
+    }
+
+    #[test]
+    fn template_with_tags() {
+        let mut o = OutFormat::new(r"<ip>\t<time> <F-USER> <F-NONE> <unknown> <msg>");
+        assert_eq!(
+            o.lines(&[failure()], 0.0),
+            vec![r"192.0.2.1\t1700000000.0 bob  <unknown> line one".to_string()]
+        );
+    }
+
+    #[test]
+    fn keywords() {
+        assert_eq!(
+            OutFormat::new("ip").lines(&[failure()], 0.0),
+            vec!["192.0.2.1"]
+        );
+        assert_eq!(OutFormat::new("user").lines(&[failure()], 0.0), vec!["bob"]);
+        assert_eq!(
+            OutFormat::new("nothing").lines(&[failure()], 0.0),
+            vec!["None"]
+        );
+        assert_eq!(
+            OutFormat::new("msg").lines(&[failure()], 0.0),
+            vec!["line one"]
+        );
+    }
+}
