@@ -53,6 +53,8 @@ pub struct Failure {
     pub id: Option<String>,
     /// Epoch seconds of the line.
     pub time: f64,
+    /// fail2ban holds zoned times as a Python `int`; only printing differs.
+    pub time_int: bool,
     pub data: FailData,
 }
 

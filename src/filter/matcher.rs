@@ -125,6 +125,8 @@ pub struct Matcher {
     buffer: Vec<TupleLine>,
     mlfid: MlfidCache,
     last_date: Option<(f64, String)>,
+    /// The current line's time is a Python `int` (see `Failure::time_int`).
+    time_int: bool,
     scratch: String,
 }
 
@@ -163,6 +165,7 @@ impl Matcher {
             buffer: Vec::new(),
             mlfid: MlfidCache::default(),
             last_date: None,
+            time_int: false,
             scratch: String::new(),
         })
     }
@@ -195,6 +198,7 @@ impl Matcher {
             post: line.to_string(),
             ..TupleLine::default()
         };
+        self.time_int = false;
         let Some(dates) = self.dates.as_mut() else {
             return (whole(), None);
         };
@@ -217,18 +221,31 @@ impl Matcher {
                     _ => (tl, Some(now)),
                 };
             }
-            self.last_date = Some((hit.time, tl.date.clone()));
-            return (tl, Some(hit.time));
+            if let Some(t) = hit.time {
+                self.time_int = hit.integral;
+                self.last_date = Some((t, tl.date.clone()));
+                return (tl, Some(t));
+            }
+            // A date-like text that is no valid date: fail2ban cuts it out
+            // all the same and treats the line as dateless.
+            return self.dateless(tl, whole(), now);
         }
+        self.dateless(whole(), whole(), now)
+    }
+
+    /// fail2ban's fallback for a line without a usable date: the last date
+    /// when it is recent, now for a running daemon, else no date.
+    fn dateless(&self, cut: TupleLine, whole: TupleLine, now: f64) -> (TupleLine, Option<f64>) {
         match &self.last_date {
             Some((t, text)) if *t > now - 60.0 => (
                 TupleLine {
                     date: text.clone(),
-                    ..whole()
+                    ..whole
                 },
                 Some(*t),
             ),
-            _ => (whole(), None),
+            _ if self.mode.check_find_time => (cut, Some(now)),
+            _ => (cut, None),
         }
     }
 
@@ -429,6 +446,7 @@ impl Matcher {
                     regex: idx,
                     id,
                     time,
+                    time_int: self.time_int && date.is_some(),
                     data: fail.clone(),
                 });
             }

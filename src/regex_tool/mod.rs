@@ -162,11 +162,12 @@ impl<'a> Run<'a> {
         match &source {
             FilterSource::InTree { name, basedir } => self.say(
                 w,
-                &format!("Use   failregex filter file : {name}, basedir: {}", basedir.display()),
+                &format!(
+                    "Use   failregex filter file : {name}, basedir: {}",
+                    basedir.display()
+                ),
             ),
-            FilterSource::Foreign { .. } => {
-                self.say(w, &format!("Use   failregex file : {name}"))
-            }
+            FilterSource::Foreign { .. } => self.say(w, &format!("Use   failregex file : {name}")),
         }
         print_options(self, w, &opts);
         let def: FilterDef = load_filter(config, value)

@@ -121,6 +121,7 @@ impl OutFormat {
                 "family" => family(&ticket_ip(f)).to_string(),
                 "fid" => py_str(f.id.as_deref()),
                 "failures" => "0".to_string(),
+                "time" if f.time_int => format!("{}", f.time as i64),
                 "time" => py_float(if f.time.is_finite() { f.time } else { now }),
                 "matches" => f.data.matches.join("\n"),
                 "restored" => "0".to_string(),
@@ -257,6 +258,7 @@ mod tests {
             regex: 0,
             id: Some("192.0.2.1".into()),
             time: 1700000000.0,
+            time_int: false,
             data,
         }
     }

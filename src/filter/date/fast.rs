@@ -20,6 +20,8 @@ pub(crate) enum FastKind {
     Iso,
 }
 
+// The match is the hot variant; boxing it would allocate per line.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum FastResult<'t> {
     Match {
         whole: (usize, usize),
@@ -87,22 +89,28 @@ impl<'t> Cur<'t> {
     }
 }
 
+/// A verdict reached before looking at the date itself.
+enum Early {
+    NoMatch,
+    Unsure,
+}
+
 /// Where the date body starts after fail2ban's `^(?:\W{0,2})?`, or the
 /// final answer if that is already clear. Positions before it are
 /// non-word characters, where no body (which starts with a word
 /// character) can begin.
-fn body_start(c: &Cur<'_>) -> Result<usize, FastResult<'static>> {
+fn body_start(c: &Cur<'_>) -> Result<usize, Early> {
     let mut k = 0;
     while k < 3 {
         match c.at(k) {
             None => break,
-            Some(x) if !x.is_ascii() => return Err(FastResult::Unsure),
+            Some(x) if !x.is_ascii() => return Err(Early::Unsure),
             Some(x) if word(x) => break,
             Some(_) => k += 1,
         }
     }
     if k == 3 || k == c.b.len() {
-        return Err(FastResult::NoMatch);
+        return Err(Early::NoMatch);
     }
     Ok(k)
 }
@@ -181,7 +189,8 @@ fn syslog<'t>(line: &'t str, years: &YearSpan) -> Option<FastResult<'t>> {
     };
     let k = match body_start(&c) {
         Ok(k) => k,
-        Err(r) => return Some(r),
+        Err(Early::NoMatch) => return Some(FastResult::NoMatch),
+        Err(Early::Unsure) => return None,
     };
     if c.digit(k) || c.is(k, b'_') {
         return Some(FastResult::NoMatch);
@@ -223,11 +232,9 @@ fn syslog<'t>(line: &'t str, years: &YearSpan) -> Option<FastResult<'t>> {
             .is_some_and(|d| years.accepts_decade(d))
     {
         match c.at(end + 4) {
-            Some(d) if d.is_ascii_digit() => {
-                if c.ends_word(end + 5)? {
-                    f.push(Key::Y, c.text(end + 1, end + 5));
-                    end += 5;
-                }
+            Some(d) if d.is_ascii_digit() && c.ends_word(end + 5)? => {
+                f.push(Key::Y, c.text(end + 1, end + 5));
+                end += 5;
             }
             // Possibly a non-ASCII digit, which `\d` accepts.
             Some(d) if !d.is_ascii() => return None,
@@ -252,7 +259,8 @@ fn iso<'t>(line: &'t str, years: &YearSpan) -> Option<FastResult<'t>> {
     };
     let k = match body_start(&c) {
         Ok(k) => k,
-        Err(r) => return Some(r),
+        Err(Early::NoMatch) => return Some(FastResult::NoMatch),
+        Err(Early::Unsure) => return None,
     };
     if let (Some(first), Some(x)) = (years.common_first_byte(), c.at(k))
         && x != first
@@ -299,6 +307,10 @@ fn iso<'t>(line: &'t str, years: &YearSpan) -> Option<FastResult<'t>> {
         c.at(z),
         Some(b'\n' | b'\r' | 0x0b | 0x0c | 0x1c..=0x1f | 0x80..)
     ) {
+        return None;
+    }
+    // `\d` in the offset also takes non-ASCII digits.
+    if matches!(c.at(z), Some(b'+' | b'-')) && c.b[z..].iter().take(6).any(|x| !x.is_ascii()) {
         return None;
     }
     let zone_len = match c.at(z) {

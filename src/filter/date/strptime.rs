@@ -96,7 +96,7 @@ impl<'t> Fields<'t> {
         self.items[..self.len].iter()
     }
 
-    fn get(&self, key: Key) -> Option<&'t str> {
+    pub(crate) fn get(&self, key: Key) -> Option<&'t str> {
         self.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 
@@ -136,7 +136,9 @@ fn name_index(text: &str, names: &[&'static str], abbreviated: bool) -> Option<i
     let full = |n: &'static str| if abbreviated { &n[..3] } else { n };
     let found = if text.is_ascii() {
         // The common case, without allocating.
-        names.iter().position(|n| full(n).eq_ignore_ascii_case(text))
+        names
+            .iter()
+            .position(|n| full(n).eq_ignore_ascii_case(text))
     } else {
         let lower = text.to_lowercase();
         names.iter().position(|n| full(n) == lower)

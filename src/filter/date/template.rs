@@ -10,6 +10,7 @@ use super::bounds::{self, Begin};
 use super::digits::py_float;
 use super::directives::{self, YearSpan};
 use super::fast::{self, FastKind, FastResult};
+use super::prefilter;
 use super::strptime::{self, Context, Fields, Key};
 use crate::filter::pyre::{PyCaptures, PyRegex};
 
@@ -69,6 +70,8 @@ pub(crate) struct Template {
     uses_year: bool,
     fast: Option<FastKind>,
     compiled: Option<Result<Compiled, String>>,
+    /// Built on first use; the inner `None` means "no prefilter possible".
+    prefilter: Option<Option<PyRegex>>,
 }
 
 /// A successful search: spans of group 0 and group 1 (the date text that
@@ -79,6 +82,8 @@ pub(crate) struct Hit<'t> {
     src: HitSource<'t>,
 }
 
+// The fast variant is the hot one; boxing it would allocate per line.
+#[allow(clippy::large_enum_variant)]
 enum HitSource<'t> {
     Fast(Fields<'t>),
     Regex(PyCaptures<'t>),
@@ -137,6 +142,7 @@ impl Template {
             uses_year,
             fast,
             compiled: None,
+            prefilter: None,
         })
     }
 
@@ -163,6 +169,7 @@ impl Template {
         {
             self.regex = t.regex;
             self.compiled = None;
+            self.prefilter = None;
         }
     }
 
@@ -259,6 +266,16 @@ impl Template {
                 FastResult::Unsure => {}
             }
         }
+        if range.is_none() {
+            let pf = self
+                .prefilter
+                .get_or_insert_with(|| prefilter::build(&self.regex));
+            if let Some(pf) = pf
+                && !pf.is_match(line)
+            {
+                return None;
+            }
+        }
         self.search_regex(line, range)
     }
 
@@ -282,6 +299,28 @@ impl Template {
             date,
             src: HitSource::Regex(caps),
         })
+    }
+
+    /// True when fail2ban's time for this hit is a Python `int`: dates
+    /// with a zone (or a `logtimezone`) go through `calendar.timegm`, which
+    /// prints without the `.0` that `time.mktime` and epoch floats carry.
+    pub(crate) fn integral_time(&self, hit: &Hit<'_>, ctx: &Context) -> bool {
+        if !matches!(self.kind, Kind::Pattern) {
+            return false;
+        }
+        if ctx.default_tz.is_some() {
+            return true;
+        }
+        match &hit.src {
+            HitSource::Fast(f) => f.get(Key::LowZ).is_some() || f.get(Key::Z).is_some(),
+            HitSource::Regex(caps) => self.compiled.as_ref().is_some_and(|c| {
+                c.as_ref().is_ok_and(|c| {
+                    c.fields.iter().any(|&(i, key)| {
+                        matches!(key, Key::LowZ | Key::Z) && caps.text(i).is_some()
+                    })
+                })
+            }),
+        }
     }
 
     /// fail2ban's `getDate`: epoch seconds, or `None` if the matched text
@@ -411,10 +450,8 @@ fn build_epoch(line_begin_only: bool, pattern: Option<&str>, long: bool) -> Buil
         let (r, f) = bounds::set_regex(&format!("({inner})"), &mut name, Begin::Word, true);
         (r, f, 2)
     } else if !line_begin_only {
-        let r = format!(
-            r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
-        )
-        .replace("%s", number);
+        let r = r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
+            .replace("%s", number);
         let (r, f) = bounds::set_regex(&r, &mut name, Begin::Anywhere, true);
         (r, f, 1)
     } else {
