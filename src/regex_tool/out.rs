@@ -77,7 +77,9 @@ impl OutFormat {
                 "row" => out.push(row(f)),
                 key if !key.contains('<') => out.push(data_value(f, key)),
                 _ => {
-                    let single = self.wrapped.is_empty() && f.data.matches.len() <= 1;
+                    // Only a `<msg>` tag spreads a failure over several rows.
+                    let single = !self.fmt.contains("<msg>")
+                        || (self.wrapped.is_empty() && f.data.matches.len() <= 1);
                     let msg = if single {
                         f.data.matches.join("\n")
                     } else {

@@ -301,12 +301,15 @@ impl Template {
         })
     }
 
-    /// True when fail2ban's time for this hit is a Python `int`: dates
-    /// with a zone (or a `logtimezone`) go through `calendar.timegm`, which
-    /// prints without the `.0` that `time.mktime` and epoch floats carry.
+    /// True when fail2ban's time for this hit is a Python `int`: TAI64N, and
+    /// dates with a zone (or a `logtimezone`), which go through
+    /// `calendar.timegm`; `time.mktime` and epoch values are floats.
     pub(crate) fn integral_time(&self, hit: &Hit<'_>, ctx: &Context) -> bool {
-        if !matches!(self.kind, Kind::Pattern) {
-            return false;
+        match self.kind {
+            Kind::Pattern => {}
+            // TAI64N seconds are parsed as an int.
+            Kind::Tai64n => return true,
+            Kind::Epoch { .. } => return false,
         }
         if ctx.default_tz.is_some() {
             return true;
