@@ -80,10 +80,8 @@ pub fn ip_text(text: &str, family_hint: Option<Family>, plen: Option<u32>) -> St
                 return format!("{}/{p}", v6_text(Ipv6Addr::from(bits)));
             }
             // IPv4-mapped addresses count as their IPv4 address.
-            if plen.is_none() {
-                if let Some(v4) = a.to_ipv4_mapped() {
-                    return v4_text(v4, None);
-                }
+            if let (None, Some(v4)) = (plen, a.to_ipv4_mapped()) {
+                return v4_text(v4, None);
             }
             v6_text(a)
         }

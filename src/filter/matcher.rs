@@ -80,6 +80,17 @@ impl TupleLine {
     }
 }
 
+/// Where the date of a line is.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// Bytes `start..end` are the date.
+    Span(usize, usize),
+    /// No date in the line.
+    Whole,
+    /// No date in the line; the last date seen stands in for it.
+    LastDate,
+}
+
 /// What one line produced.
 #[derive(Debug, Default)]
 pub struct LineOutcome {
@@ -87,8 +98,6 @@ pub struct LineOutcome {
     /// Indices of the ignoreregexes that hit.
     pub ignored_by: Vec<usize>,
     pub pref_matched: bool,
-    /// The line with its date cut out.
-    pub stripped: String,
 }
 
 #[derive(Debug)]
@@ -128,6 +137,15 @@ pub struct Matcher {
     /// The current line's time is a Python `int` (see `Failure::time_int`).
     time_int: bool,
     scratch: String,
+    /// All relaxed failregexes (single-line filters only), see `pyre::relaxed`.
+    prefilter: Option<regex::bytes::RegexSet>,
+    /// Failregexes the prefilter let through for the current line.
+    candidates: Vec<usize>,
+    /// The prefilter ran on the current line (it skips non-ASCII lines).
+    use_candidates: bool,
+    /// Report whether the prefregex matched lines no failregex can match
+    /// (fail2ban-regex's summary counts them).
+    pub count_pref: bool,
 }
 
 impl Matcher {
@@ -167,6 +185,10 @@ impl Matcher {
             last_date: None,
             time_int: false,
             scratch: String::new(),
+            prefilter: if multi { None } else { prefilter(def) },
+            candidates: Vec::new(),
+            use_candidates: false,
+            count_pref: true,
         })
     }
 
@@ -191,74 +213,104 @@ impl Matcher {
         &self.buffer
     }
 
-    /// Cuts the date out of `line` and returns the split line and its time
+    /// Finds where the date sits in `line` (no allocation) and its time
     /// (None when the line has no usable date).
-    fn split_date(&mut self, line: &str, now: f64) -> (TupleLine, Option<f64>) {
-        let whole = || TupleLine {
-            post: line.to_string(),
-            ..TupleLine::default()
-        };
+    fn cut_date(&mut self, line: &str, now: f64) -> (Cut, Option<f64>) {
         self.time_int = false;
         let Some(dates) = self.dates.as_mut() else {
-            return (whole(), None);
+            return (Cut::Whole, None);
         };
-        if let Some(hit) = dates.find(line, now) {
-            let tl = TupleLine {
-                pre: line[..hit.start].to_string(),
-                date: line[hit.start..hit.end].to_string(),
-                post: line[hit.end..].to_string(),
+        let Some(hit) = dates.find(line, now) else {
+            return self.dateless(Cut::Whole, now);
+        };
+        let span = Cut::Span(hit.start, hit.end);
+        if hit.start == hit.end {
+            // An optional date that matched empty: last date or now.
+            return match &self.last_date {
+                Some((t, _)) if *t > now - 60.0 => (Cut::LastDate, Some(*t)),
+                _ => (span, Some(now)),
             };
-            if hit.start == hit.end {
-                // An optional date that matched empty: last date or now.
-                return match &self.last_date {
-                    Some((t, text)) if *t > now - 60.0 => (
-                        TupleLine {
-                            date: text.clone(),
-                            ..whole()
-                        },
-                        Some(*t),
-                    ),
-                    _ => (tl, Some(now)),
-                };
-            }
-            if let Some(t) = hit.time {
+        }
+        match hit.time {
+            Some(t) => {
                 self.time_int = hit.integral;
-                self.last_date = Some((t, tl.date.clone()));
-                return (tl, Some(t));
+                self.last_date = Some((t, line[hit.start..hit.end].to_string()));
+                (span, Some(t))
             }
             // A date-like text that is no valid date: fail2ban cuts it out
             // all the same and treats the line as dateless.
-            return self.dateless(tl, whole(), now);
+            None => self.dateless(span, now),
         }
-        self.dateless(whole(), whole(), now)
     }
 
     /// fail2ban's fallback for a line without a usable date: the last date
     /// when it is recent, now for a running daemon, else no date.
-    fn dateless(&self, cut: TupleLine, whole: TupleLine, now: f64) -> (TupleLine, Option<f64>) {
+    fn dateless(&self, cut: Cut, now: f64) -> (Cut, Option<f64>) {
         match &self.last_date {
-            Some((t, text)) if *t > now - 60.0 => (
-                TupleLine {
-                    date: text.clone(),
-                    ..whole
-                },
-                Some(*t),
-            ),
+            Some((t, _)) if *t > now - 60.0 => (Cut::LastDate, Some(*t)),
             _ if self.mode.check_find_time => (cut, Some(now)),
             _ => (cut, None),
         }
     }
 
+    /// The line split as fail2ban keeps it: (before, date, after).
+    fn tuple(&self, line: &str, cut: Cut) -> TupleLine {
+        match cut {
+            Cut::Span(s, e) => TupleLine {
+                pre: line[..s].to_string(),
+                date: line[s..e].to_string(),
+                post: line[e..].to_string(),
+            },
+            Cut::Whole => TupleLine {
+                post: line.to_string(),
+                ..TupleLine::default()
+            },
+            Cut::LastDate => TupleLine {
+                date: self
+                    .last_date
+                    .as_ref()
+                    .map(|d| d.1.clone())
+                    .unwrap_or_default(),
+                post: line.to_string(),
+                ..TupleLine::default()
+            },
+        }
+    }
+
     /// Processes one log line (without its line ending). `now` is the
-    /// current time; `wall` the wall clock for the multi-line id cache.
+    /// current time (also the wall clock of the multi-line id cache).
     pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> LineOutcome {
-        let (tuple, date) = self.split_date(line, now);
-        let no_date = date.is_none();
-        let mut out = LineOutcome {
-            stripped: tuple.stripped(),
-            ..LineOutcome::default()
-        };
-        self.find_failures(tuple, date, no_date, now, resolver, &mut out);
+        let (cut, date) = self.cut_date(line, now);
+        let mut out = LineOutcome::default();
+        self.use_candidates = false;
+        if let Some(set) = self.prefilter.as_ref().filter(|_| line.is_ascii()) {
+            // One linear pass tells which failregexes could match at all.
+            let mut buf = std::mem::take(&mut self.scratch);
+            buf.clear();
+            match cut {
+                Cut::Span(s, e) => {
+                    buf.push_str(&line[..s]);
+                    buf.push_str(&line[e..]);
+                }
+                Cut::Whole | Cut::LastDate => buf.push_str(line),
+            }
+            buf.push('\n');
+            let candidates = set.matches(buf.as_bytes());
+            let early_ignore = !self.ignore.is_empty() && self.ignore.len() + 2 < self.fail.len();
+            if !candidates.matched_any() && !early_ignore {
+                if self.count_pref {
+                    out.pref_matched = self.pref.as_ref().is_some_and(|p| p.is_match(&buf));
+                }
+                self.scratch = buf;
+                return out;
+            }
+            self.candidates.clear();
+            self.candidates.extend(candidates.iter());
+            self.use_candidates = true;
+            self.scratch = buf;
+        }
+        let tuple = self.tuple(line, cut);
+        self.find_failures(tuple, date, date.is_none(), now, resolver, &mut out);
         out
     }
 
@@ -337,9 +389,7 @@ impl Matcher {
             out.pref_matched = true;
             pre_groups = pref.groups(&hit);
             if let Some(Some(c)) = pre_groups.remove("content") {
-                if !c.is_empty() {
-                    content = Some(c);
-                }
+                content = Some(c).filter(|c| !c.is_empty());
             }
         }
         let mut buf_valid = true;
@@ -356,6 +406,9 @@ impl Matcher {
             if !buf_valid {
                 Self::build_buf(&self.buffer, &mut buf);
                 buf_valid = true;
+            }
+            if self.use_candidates && !self.candidates.contains(&idx) {
+                continue;
             }
             let re = &self.fail[idx];
             let Some(hit) = re.search(&buf) else { continue };
@@ -503,6 +556,23 @@ impl Matcher {
         }
         Vec::new()
     }
+}
+
+/// One `RegexSet` of every failregex's relaxed form; None when one of them
+/// has no relaxed form (then every regex is searched on every line).
+fn prefilter(def: &FilterRegexes) -> Option<regex::bytes::RegexSet> {
+    let pats: Option<Vec<String>> = def
+        .failregex
+        .iter()
+        .map(|r| super::pyre::relaxed(&super::tags::resolve_tags(r, def.use_dns)))
+        .collect();
+    // ASCII classes keep the automaton small; the set is only consulted
+    // for ASCII lines, where ASCII and Unicode classes agree.
+    regex::bytes::RegexSetBuilder::new(pats?)
+        .unicode(false)
+        .size_limit(10 << 20)
+        .build()
+        .ok()
 }
 
 /// `IPAddr(text)` with no family given: brackets and `/plen` accepted.

@@ -94,10 +94,8 @@ impl MlfidCache {
         let users_len;
         if let Some(p) = self.position(id, wall) {
             let mut cached = self.entries[p].2.clone();
-            if let Some(u) = user {
-                if !cached.users.contains(&u) {
-                    cached.users.push(u);
-                }
+            if let Some(u) = user.filter(|u| !cached.users.contains(u)) {
+                cached.users.push(u);
             }
             users_len = cached.users.len();
             if cached.take("nofail").is_some_and(|v| !v.is_empty()) {

@@ -260,6 +260,35 @@ struct Translator<'a> {
     dollar: Dollar,
     /// MULTILINE flag given at the start of the pattern.
     multiline: bool,
+    /// Group names seen so far: Python refuses a name given twice.
+    names: Vec<String>,
+    /// Build a linear-time superset instead (see `relaxed`).
+    relaxed: bool,
+    /// Open groups; true for a conditional (relaxed mode closes it with `|)`).
+    open: Vec<bool>,
+}
+
+/// A `regex`-crate pattern that matches wherever `py` could match inside
+/// a longer text: anchors, word boundaries and look-around are dropped,
+/// back-references become `.*`, conditionals an alternation of both arms.
+/// The matcher runs all of a filter's relaxed failregexes as one
+/// `RegexSet` to skip, in one linear pass, lines no failregex can match.
+/// None when the pattern cannot be translated at all.
+pub fn relaxed(py: &str) -> Option<String> {
+    let mut t = Translator {
+        src: py,
+        chars: py.chars().collect(),
+        pos: 0,
+        out: String::with_capacity(py.len() + 16),
+        fancy: false,
+        dollar: Dollar::SingleLineBuffer,
+        multiline: false,
+        names: Vec::new(),
+        relaxed: true,
+        open: Vec::new(),
+    };
+    t.run().ok()?;
+    Some(t.out)
 }
 
 /// Rewrites a Python pattern for the Rust engines (see the module header).
@@ -276,6 +305,9 @@ fn translate_with(py: &str, dollar: Dollar, multiline: bool) -> Result<Translate
         fancy: false,
         dollar,
         multiline,
+        names: Vec::new(),
+        relaxed: false,
+        open: Vec::new(),
     };
     if multiline {
         t.out.push_str("(?m)");
@@ -307,14 +339,9 @@ impl Translator<'_> {
     }
 
     fn starts_with(&self, s: &str) -> bool {
-        let mut i = self.pos;
-        for c in s.chars() {
-            if self.chars.get(i) != Some(&c) {
-                return false;
-            }
-            i += 1;
-        }
-        true
+        (self.pos..)
+            .zip(s.chars())
+            .all(|(i, c)| self.chars.get(i) == Some(&c))
     }
 
     fn run(&mut self) -> Result<(), PyReError> {
@@ -323,6 +350,17 @@ impl Translator<'_> {
                 '\\' => self.escape(false)?,
                 '[' => self.class()?,
                 '(' => self.group()?,
+                ')' => {
+                    self.pos += 1;
+                    let conditional = self.open.pop().unwrap_or(false);
+                    self.out.push_str(if conditional && self.relaxed {
+                        "|)"
+                    } else {
+                        ")"
+                    });
+                }
+                '^' if self.relaxed => self.pos += 1,
+                '$' if self.relaxed => self.pos += 1,
                 '{' => self.brace(),
                 '}' => {
                     self.out.push_str("\\}");
@@ -369,7 +407,9 @@ impl Translator<'_> {
                 self.pos += 1;
             }
             Some('+') => {
-                self.out.push('+');
+                if !self.relaxed {
+                    self.out.push('+');
+                }
                 self.pos += 1;
                 self.fancy = true;
             }
@@ -419,6 +459,8 @@ impl Translator<'_> {
         };
         self.pos += 2;
         match c {
+            // Anchors and boundaries only narrow matches.
+            'A' | 'b' | 'B' | 'Z' if !in_class && self.relaxed => {}
             'd' | 'D' | 's' | 'S' | 'w' | 'W' | 'n' | 't' | 'r' | 'f' | 'v' => {
                 self.out.push('\\');
                 self.out.push(c);
@@ -465,8 +507,12 @@ impl Translator<'_> {
                     num.push(d);
                     self.pos += 1;
                 }
-                self.out.push('\\');
-                self.out.push_str(&num);
+                if self.relaxed {
+                    self.out.push_str("(?s:.*)");
+                } else {
+                    self.out.push('\\');
+                    self.out.push_str(&num);
+                }
                 self.fancy = true;
             }
             c if c.is_ascii_alphanumeric() => {
@@ -532,6 +578,77 @@ impl Translator<'_> {
     }
 
     fn group(&mut self) -> Result<(), PyReError> {
+        let conditional = self.starts_with("(?(");
+        let lookaround = ["(?=", "(?!", "(?<=", "(?<!"]
+            .iter()
+            .any(|p| self.starts_with(p));
+        if self.relaxed && lookaround {
+            // An assertion only narrows matches: leave it out.
+            return self.skip_group();
+        }
+        let before = self.out.len();
+        self.group_open()?;
+        // Back-references, comments and global flags end in their own `)`;
+        // a conditional's `(?(name)` does too, but its group stays open.
+        let self_closed = !conditional && self.pos > 0 && self.chars[self.pos - 1] == ')';
+        if !self_closed {
+            self.open.push(conditional);
+        }
+        if self.relaxed {
+            if conditional {
+                self.out.truncate(before);
+                self.out.push_str("(?:");
+            } else if self.out[before..].starts_with("(?>") {
+                self.out.replace_range(before..before + 3, "(?:");
+            } else if self.out[before..].starts_with("\\k<") {
+                self.out.truncate(before);
+                self.out.push_str("(?s:.*)");
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips a whole group, nested groups and classes included.
+    fn skip_group(&mut self) -> Result<(), PyReError> {
+        let mut depth = 0usize;
+        while let Some(c) = self.peek(0) {
+            match c {
+                '\\' => self.pos += 1,
+                '[' => {
+                    // Skip the class; `]` right after `[` or `[^` is literal.
+                    self.pos += 1;
+                    if self.peek(0) == Some('^') {
+                        self.pos += 1;
+                    }
+                    if self.peek(0) == Some(']') {
+                        self.pos += 1;
+                    }
+                    while let Some(d) = self.peek(0) {
+                        if d == '\\' {
+                            self.pos += 1;
+                        } else if d == ']' {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                }
+                '(' => depth += 1,
+                ')' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        self.pos += 1;
+                        self.out.push_str("(?:)");
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        Err(self.invalid("missing ), unterminated subpattern"))
+    }
+
+    fn group_open(&mut self) -> Result<(), PyReError> {
         if self.peek(1) != Some('?') {
             self.out.push('(');
             self.pos += 1;
@@ -543,6 +660,10 @@ impl Translator<'_> {
             if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
                 return Err(self.invalid(&format!("bad character in group name '{name}'")));
             }
+            if self.names.contains(&name) {
+                return Err(self.invalid(&format!("redefinition of group name '{name}'")));
+            }
+            self.names.push(name.clone());
             self.out.push_str("(?P<");
             self.out.push_str(&name);
             self.out.push('>');
@@ -738,7 +859,30 @@ mod tests {
             Err(PyReError::Unsupported { .. })
         ));
         assert!(PyRegex::new(r"\q").is_err());
+        assert!(PyRegex::new(r"(?P<a>x)(?<=y)(?P<a>z)").is_err());
         assert!(PyRegex::new("(").is_err());
+    }
+
+    #[test]
+    fn relaxed_is_a_linear_superset() {
+        let cases = [
+            (r"^Failed (?P<u>\S+)(?! from ) x$", "Failed bob x"),
+            (r"(?P<a>x)?y(?(a)z|w)$", "yz"),
+            (r"(?P<a>x)?y(?(a)z)$", "y"),
+            (r"(?P<q>['])a(?P=q)", "'a'"),
+            (r"\bword\b(?<=d)", "aword"),
+            (r"(?>a+)b", "aab"),
+        ];
+        for (p, text) in cases {
+            let r = relaxed(p).unwrap();
+            let re = regex::Regex::new(&r).unwrap_or_else(|e| panic!("{p} -> {r}: {e}"));
+            assert!(re.is_match(text), "{p} -> {r} should match {text:?}");
+        }
+        assert!(
+            !regex::Regex::new(&relaxed("^abc$").unwrap())
+                .unwrap()
+                .is_match("abd")
+        );
     }
 
     #[test]

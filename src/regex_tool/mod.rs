@@ -227,6 +227,7 @@ impl<'a> Run<'a> {
             check_find_time: false,
         };
         let mut matcher = Matcher::new(&self.regexes, mode).map_err(|e| format!("ERROR: {e}"))?;
+        matcher.count_pref = args.out.is_none();
         matcher.dates = Some(build_dates(
             self.datepattern.as_deref(),
             args.timezone.as_deref(),

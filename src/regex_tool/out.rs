@@ -223,9 +223,7 @@ fn replace_tags(s: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
     while let Some(open) = rest.find('<') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
-        let len = after
-            .find(|c: char| c == ' ' || c == '<' || c == '>')
-            .unwrap_or(after.len());
+        let len = after.find([' ', '<', '>']).unwrap_or(after.len());
         if len > 0 && after[len..].starts_with('>') {
             let tag = &after[..len];
             match f(tag) {
