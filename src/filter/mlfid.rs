@@ -7,7 +7,7 @@
 //! connection ended) and `<F-MLFGAINED>` (the user got in: forget failures).
 //! This module reproduces that merge, flag for flag.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use super::failure::FailData;
 
@@ -15,10 +15,19 @@ use super::failure::FailData;
 const MAX_COUNT: usize = 100;
 const MAX_TIME: f64 = 300.0;
 
-/// The open multi-line ids, oldest first.
+struct Entry {
+    /// Insertion number, to tell a live `order` slot from a stale one.
+    seq: u64,
+    expires: f64,
+    data: FailData,
+}
+
+/// The open multi-line ids: looked up by id, evicted oldest first.
 #[derive(Default)]
 pub struct MlfidCache {
-    entries: VecDeque<(String, f64, FailData)>,
+    map: HashMap<String, Entry>,
+    order: VecDeque<(u64, String)>,
+    next_seq: u64,
 }
 
 const NOFAIL: u8 = 1;
@@ -27,32 +36,53 @@ const PREV_NOFAIL: u8 = 4;
 const GAINED: u8 = 8;
 
 impl MlfidCache {
-    fn position(&self, id: &str, wall: f64) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|(k, exp, _)| k == id && *exp > wall)
+    fn live(&self, id: &str, wall: f64) -> bool {
+        self.map.get(id).is_some_and(|e| e.expires > wall)
     }
 
-    fn insert(&mut self, id: &str, data: FailData, wall: f64) {
-        if let Some(p) = self.entries.iter().position(|(k, _, _)| k == id) {
-            self.entries.remove(p);
+    fn remove(&mut self, id: &str) {
+        self.map.remove(id);
+        // `order` keeps a stale slot; it is skipped when reached.
+        if self.order.len() > 4 * MAX_COUNT {
+            let map = &self.map;
+            self.order
+                .retain(|(seq, k)| map.get(k).is_some_and(|e| e.seq == *seq));
         }
-        if self.entries.len() >= MAX_COUNT {
-            while let Some((_, exp, _)) = self.entries.pop_front() {
-                if exp > wall && self.entries.len() < MAX_COUNT {
+    }
+
+    /// A new id at the end, evicting the oldest as fail2ban's `Cache.set`.
+    fn insert(&mut self, id: &str, data: FailData, wall: f64) {
+        self.remove(id);
+        if self.map.len() >= MAX_COUNT {
+            while let Some((seq, k)) = self.order.pop_front() {
+                let Some(e) = self.map.get(&k).filter(|e| e.seq == seq) else {
+                    continue;
+                };
+                let expired = e.expires <= wall;
+                self.map.remove(&k);
+                if !expired && self.map.len() < MAX_COUNT {
                     break;
                 }
             }
         }
-        self.entries
-            .push_back((id.to_string(), wall + MAX_TIME, data));
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        self.order.push_back((seq, id.to_string()));
+        self.map.insert(
+            id.to_string(),
+            Entry {
+                seq,
+                expires: wall + MAX_TIME,
+                data,
+            },
+        );
     }
 
     /// Writes back the state of an id that is still cached (fail2ban's
     /// cached dict is the same object as the failure it returned).
     pub fn update(&mut self, id: &str, data: &FailData) {
-        if let Some(e) = self.entries.iter_mut().find(|(k, _, _)| k == id) {
-            e.2 = data.clone();
+        if let Some(e) = self.map.get_mut(id) {
+            e.data = data.clone();
         }
     }
 
@@ -90,10 +120,10 @@ impl MlfidCache {
             .map(str::to_string);
         // Where the result lives in the cache: an existing slot keeps its
         // place and expiry (fail2ban mutates the cached dict in place).
-        let mut slot: Option<Option<usize>> = None;
+        let mut slot: Option<bool> = None;
         let users_len;
-        if let Some(p) = self.position(id, wall) {
-            let mut cached = self.entries[p].2.clone();
+        if self.live(id, wall) {
+            let mut cached = self.map.get(id).map(|e| e.data.clone()).unwrap_or_default();
             if let Some(u) = user.filter(|u| !cached.users.contains(u)) {
                 cached.users.push(u);
             }
@@ -121,16 +151,16 @@ impl MlfidCache {
             }
             fail = cached;
             if flags & FORGET != 0 {
-                self.entries.remove(p);
+                self.remove(id);
             } else {
-                slot = Some(Some(p));
+                slot = Some(true);
             }
         } else if flags & FORGET == 0 {
             if let Some(u) = user {
                 fail.users.push(u);
             }
             users_len = fail.users.len();
-            slot = Some(None);
+            slot = Some(false);
         } else {
             users_len = 0;
         }
@@ -151,8 +181,8 @@ impl MlfidCache {
             fail.nofail_matches.extend_from_slice(matched_lines);
         }
         match slot {
-            Some(Some(p)) => self.entries[p].2 = fail.clone(),
-            Some(None) => self.insert(id, fail.clone(), wall),
+            Some(true) => self.update(id, &fail),
+            Some(false) => self.insert(id, fail.clone(), wall),
             None => {}
         }
         (fail, slot.is_some())
@@ -188,11 +218,22 @@ mod tests {
     }
 
     #[test]
+    fn oldest_ids_are_evicted_first() {
+        let mut c = MlfidCache::default();
+        for i in 0..=MAX_COUNT {
+            c.merge(&format!("c{i}"), data(&[("nofail", "x")]), &[], 0.0);
+        }
+        assert!(!c.live("c0", 1.0));
+        assert!(c.live("c1", 1.0) && c.live(&format!("c{MAX_COUNT}"), 1.0));
+        assert_eq!(c.map.len(), MAX_COUNT);
+    }
+
+    #[test]
     fn forget_drops_the_id() {
         let mut c = MlfidCache::default();
         c.merge("c1", data(&[("nofail", "x")]), &["l1".into()], 0.0);
         let (_, linked) = c.merge("c1", data(&[("mlfforget", "y")]), &["l2".into()], 1.0);
         assert!(!linked);
-        assert!(c.position("c1", 1.0).is_none());
+        assert!(!c.live("c1", 1.0));
     }
 }

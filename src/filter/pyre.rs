@@ -132,8 +132,11 @@ impl PyRegex {
                 .map_err(|e| invalid(e.to_string()))?;
             Engine::Fancy(re)
         } else {
+            // A filter holds dozens of these: a small lazy-DFA cache each
+            // keeps a jail within a few MB (it only grows as lines need).
             let re = regex::RegexBuilder::new(&tr.pattern)
                 .size_limit(50 << 20)
+                .dfa_size_limit(256 << 10)
                 .build()
                 .map_err(|e| invalid(e.to_string()))?;
             Engine::Plain(re)

@@ -112,10 +112,51 @@ pub(crate) fn local_parts(epoch: i64) -> Option<(i64, i64, i64, i64, i64, i64)> 
     ))
 }
 
+/// Bumped whenever tests switch the process time zone, so cached local
+/// hours are never reused across zones.
+pub(crate) static ZONE_GENERATION: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
+/// A cached local hour: (year, month, day, hour, zone generation) → the
+/// epoch of its first second, and when that was computed.
+type HourKey = (i64, i64, i64, i64, u64);
+
+thread_local! {
+    static HOUR: std::cell::Cell<Option<(HourKey, i64, std::time::Instant)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// How long a cached hour is trusted: libc re-reads /etc/localtime when
+/// it changes, and so do we, within this delay.
+const HOUR_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// `time.mktime(dt.timetuple())` for a naive local date-time: DST unknown
 /// (`tm_isdst = -1`), so libc picks as it does for Python.
+///
+/// libc's `mktime` stats the zone file on every call, and log dates come
+/// in runs within one hour: an hour with one offset throughout is cached.
 pub(crate) fn mktime_local(n: Naive) -> Option<f64> {
     let (y, mo, d, h, mi, s) = n.parts();
+    let zone_gen = ZONE_GENERATION.load(std::sync::atomic::Ordering::Relaxed);
+    let key = (y, mo, d, h, zone_gen);
+    if let Some((k, base, at)) = HOUR.get() {
+        if k == key && at.elapsed() < HOUR_CACHE_TTL {
+            return Some((base + mi * 60 + s) as f64);
+        }
+    }
+    let start = mktime_raw(y, mo, d, h, 0, 0);
+    let end = mktime_raw(y, mo, d, h, 59, 59);
+    if let (Some(a), Some(b)) = (start, end) {
+        if b - a == 3599 {
+            HOUR.set(Some((key, a, std::time::Instant::now())));
+            return Some((a + mi * 60 + s) as f64);
+        }
+    }
+    // An hour with a zone change inside: ask libc for this very second.
+    mktime_raw(y, mo, d, h, mi, s).map(|t| t as f64)
+}
+
+fn mktime_raw(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> Option<i64> {
     // SAFETY: all-zero is a valid `tm`.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     tm.tm_year = i32::try_from(y - 1900).ok()?;
@@ -132,7 +173,7 @@ pub(crate) fn mktime_local(n: Naive) -> Option<f64> {
     if t == -1 && tm.tm_wday == -1 {
         return None;
     }
-    Some(t as f64)
+    Some(t)
 }
 
 /// `calendar.timegm` of a naive date-time taken as UTC.
@@ -216,6 +257,7 @@ pub(crate) mod test_tz {
             std::env::set_var("TZ", tz);
             tzset();
         }
+        super::ZONE_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         f()
     }
 }
