@@ -139,18 +139,19 @@ pub(crate) fn mktime_local(n: Naive) -> Option<f64> {
     let (y, mo, d, h, mi, s) = n.parts();
     let zone_gen = ZONE_GENERATION.load(std::sync::atomic::Ordering::Relaxed);
     let key = (y, mo, d, h, zone_gen);
-    if let Some((k, base, at)) = HOUR.get() {
-        if k == key && at.elapsed() < HOUR_CACHE_TTL {
-            return Some((base + mi * 60 + s) as f64);
-        }
+    if let Some((_, base, _)) = HOUR
+        .get()
+        .filter(|(k, _, at)| *k == key && at.elapsed() < HOUR_CACHE_TTL)
+    {
+        return Some((base + mi * 60 + s) as f64);
     }
     let start = mktime_raw(y, mo, d, h, 0, 0);
     let end = mktime_raw(y, mo, d, h, 59, 59);
-    if let (Some(a), Some(b)) = (start, end) {
-        if b - a == 3599 {
-            HOUR.set(Some((key, a, std::time::Instant::now())));
-            return Some((a + mi * 60 + s) as f64);
-        }
+    if let (Some(a), Some(b)) = (start, end)
+        && b - a == 3599
+    {
+        HOUR.set(Some((key, a, std::time::Instant::now())));
+        return Some((a + mi * 60 + s) as f64);
     }
     // An hour with a zone change inside: ask libc for this very second.
     mktime_raw(y, mo, d, h, mi, s).map(|t| t as f64)
