@@ -90,6 +90,14 @@ impl Compiled {
         self.re.is_match(buf)
     }
 
+    /// Python's `groupdict()` as it iterates: in pattern order.
+    pub fn ordered_groups(&self, hit: &Hit<'_>) -> Vec<(String, Option<String>)> {
+        self.names
+            .iter()
+            .map(|(i, n)| (n.clone(), hit.caps.text(*i).map(str::to_string)))
+            .collect()
+    }
+
     /// Python's `groupdict()` plus fail2ban's alt_/tuple_ merging.
     pub fn groups(&self, hit: &Hit<'_>) -> Groups {
         let mut g: Groups = self

@@ -98,6 +98,8 @@ pub struct LineOutcome {
     /// Indices of the ignoreregexes that hit.
     pub ignored_by: Vec<usize>,
     pub pref_matched: bool,
+    /// The prefregex's groups in pattern order, when `want_pref_groups`.
+    pub pref_groups: Option<Vec<(String, Option<String>)>>,
 }
 
 #[derive(Debug)]
@@ -146,6 +148,9 @@ pub struct Matcher {
     /// Report whether the prefregex matched lines no failregex can match
     /// (fail2ban-regex's summary counts them).
     pub count_pref: bool,
+    /// Return the prefregex's groups (fail2ban-regex `-v`); this turns the
+    /// prefilter off, since every line's prefregex groups are wanted.
+    pub want_pref_groups: bool,
 }
 
 impl Matcher {
@@ -189,6 +194,7 @@ impl Matcher {
             candidates: Vec::new(),
             use_candidates: false,
             count_pref: true,
+            want_pref_groups: false,
         })
     }
 
@@ -283,7 +289,8 @@ impl Matcher {
         let (cut, date) = self.cut_date(line, now);
         let mut out = LineOutcome::default();
         self.use_candidates = false;
-        if let Some(set) = self.prefilter.as_ref().filter(|_| line.is_ascii()) {
+        let prefilter = self.prefilter.as_ref().filter(|_| !self.want_pref_groups);
+        if let Some(set) = prefilter.filter(|_| line.is_ascii()) {
             // One linear pass tells which failregexes could match at all.
             let mut buf = std::mem::take(&mut self.scratch);
             buf.clear();
@@ -387,6 +394,9 @@ impl Matcher {
                 return;
             };
             out.pref_matched = true;
+            if self.want_pref_groups {
+                out.pref_groups = Some(pref.ordered_groups(&hit));
+            }
             pre_groups = pref.groups(&hit);
             if let Some(Some(c)) = pre_groups.remove("content") {
                 content = Some(c).filter(|c| !c.is_empty());

@@ -17,7 +17,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 
 pub use args::Args;
-use out::OutFormat;
+use out::{OutFormat, py_repr};
 use report::{LineStats, RegexStat, lines_section, pprint_list, regex_section};
 
 use crate::config::filter::{FilterSource, is_filter_spec, resolve_filter};
@@ -99,6 +99,8 @@ struct Run<'a> {
     quiet: bool,
     /// Lines the prefregex matched.
     pref_hits: u64,
+    /// Prefregex groups of the first matched lines (`-v`), as dict reprs.
+    pref_groups: Vec<String>,
 }
 
 impl<'a> Run<'a> {
@@ -126,6 +128,7 @@ impl<'a> Run<'a> {
             ignore_stats: Vec::new(),
             quiet,
             pref_hits: 0,
+            pref_groups: Vec::new(),
         };
         if args.maxlines > 0 {
             run.set_maxlines(args.maxlines, w);
@@ -228,6 +231,7 @@ impl<'a> Run<'a> {
         };
         let mut matcher = Matcher::new(&self.regexes, mode).map_err(|e| format!("ERROR: {e}"))?;
         matcher.count_pref = args.out.is_none();
+        matcher.want_pref_groups = args.out.is_none() && args.verbosity() > 0;
         matcher.dates = Some(build_dates(
             self.datepattern.as_deref(),
             args.timezone.as_deref(),
@@ -305,6 +309,14 @@ impl<'a> Run<'a> {
             let t = now();
             let res = matcher.process_line(line, t, resolver);
             self.pref_hits += u64::from(res.pref_matched);
+            if let Some(g) = &res.pref_groups {
+                // fail2ban keeps `maxlines` (default 20) of them, then "...".
+                match self.pref_groups.len().cmp(&keep) {
+                    std::cmp::Ordering::Less => self.pref_groups.push(py_dict(g)),
+                    std::cmp::Ordering::Equal => self.pref_groups.push("...".into()),
+                    std::cmp::Ordering::Greater => {}
+                }
+            }
             let mut ret = Vec::new();
             let mut ignored = !res.ignored_by.is_empty();
             for i in &res.ignored_by {
@@ -385,12 +397,13 @@ impl<'a> Run<'a> {
         if let Some(p) = matcher.prefregex() {
             let matched = self.pref_hits;
             s.push_str(&format!("\nPrefregex: {matched} total\n"));
-            s.push_str(&pprint_list(
-                &[resolved_pref(p, self.regexes.use_dns)],
-                None,
-            ));
+            let mut items = vec![resolved_pref(p, self.regexes.use_dns)];
+            if verbose {
+                items.extend(self.pref_groups.iter().map(|g| format!("    {g}")));
+            }
+            s.push_str(&pprint_list(&items, None));
         }
-        let fmt_time = |t: f64| crate::filter::date::format_local(t);
+        let fmt_time = |t: f64| crate::filter::date::format_local_ctime(t);
         s.push_str(&regex_section(
             "Failregex",
             &self.fail_stats,
@@ -468,12 +481,19 @@ fn print_options(run: &Run<'_>, w: &mut dyn Write, opts: &[(String, String)]) {
     );
 }
 
-fn py_repr(s: &str) -> String {
-    if s.contains('\'') && !s.contains('"') {
-        format!("\"{s}\"")
-    } else {
-        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
+/// Python's repr of a `groupdict()`.
+fn py_dict(groups: &[(String, Option<String>)]) -> String {
+    let items: Vec<String> = groups
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}: {}",
+                py_repr(k),
+                v.as_deref().map_or("None".into(), py_repr)
+            )
+        })
+        .collect();
+    format!("{{{}}}", items.join(", "))
 }
 
 fn build_dates(pattern: Option<&str>, tz: Option<&str>) -> Result<DateDetector, String> {

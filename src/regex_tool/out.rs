@@ -23,7 +23,7 @@ fn ticket_ip(f: &Failure) -> String {
 }
 
 /// Python's `repr()` of a string.
-fn py_repr(s: &str) -> String {
+pub(crate) fn py_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {

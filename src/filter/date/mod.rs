@@ -358,8 +358,33 @@ impl DateDetector {
     }
 }
 
-/// A time as `fail2ban-regex` prints it (`MyTime.time2str`): local
-/// `YYYY-MM-DD HH:MM:SS`.
+/// A time as `fail2ban-regex -v` lists failures: local
+/// `%a %b %d %H:%M:%S %Y` (English names, as Python's C locale).
+pub fn format_local_ctime(t: f64) -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    civil::whole_second(t)
+        .and_then(civil::local_parts)
+        .map_or_else(
+            || format!("{t}"),
+            |(y, mo, d, h, mi, s)| {
+                let wd = civil::weekday(civil::days_from_civil(y, mo, d));
+                let day = usize::try_from(wd)
+                    .ok()
+                    .and_then(|i| DAYS.get(i))
+                    .unwrap_or(&"???");
+                let mon = usize::try_from(mo - 1)
+                    .ok()
+                    .and_then(|i| MONTHS.get(i))
+                    .unwrap_or(&"???");
+                format!("{day} {mon} {d:02} {h:02}:{mi:02}:{s:02} {y}")
+            },
+        )
+}
+
+/// fail2ban's `MyTime.time2str`: local `%Y-%m-%d %H:%M:%S`.
 pub fn format_local(t: f64) -> String {
     civil::whole_second(t)
         .and_then(civil::local_parts)
