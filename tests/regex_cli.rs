@@ -159,7 +159,10 @@ fn hostile_input_never_crashes() {
     assert_eq!(stdout(&out), "192.0.2.9\n");
     // Nested quantifiers before a look-ahead: exponential for a plain
     // backtracker; bounded here.
-    let out = run(OURS, &[&log.display().to_string(), r"(a+)+(?=b) from <HOST>"]);
+    let out = run(
+        OURS,
+        &[&log.display().to_string(), r"(a+)+(?=b) from <HOST>"],
+    );
     assert!(out.status.success());
     assert!(stdout(&out).contains("Lines: 3 lines, 0 ignored, 0 matched, 3 missed"));
 }

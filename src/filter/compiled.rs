@@ -7,7 +7,7 @@
 
 use super::failure::Groups;
 use super::pyre::{Dollar, PyCaptures, PyReError, PyRegex};
-use super::tags::{Complex, UseDns, complex_groups, resolve_tags};
+use super::tags::{Complex, UseDns, complex_groups, linearize, resolve_tags};
 
 /// Groups that can identify a failure, in fail2ban's order of preference.
 pub const FAILURE_ID_GROUPS: [&str; 4] = ["fid", "ip4", "ip6", "dns"];
@@ -37,7 +37,7 @@ impl Compiled {
         multiline: bool,
         multi_buffer: bool,
     ) -> Result<Compiled, PyReError> {
-        let resolved = resolve_tags(source, use_dns);
+        let resolved = linearize(&resolve_tags(source, use_dns));
         if resolved.trim_start().is_empty() {
             return Err(PyReError::Invalid {
                 pattern: source.to_string(),
@@ -84,6 +84,10 @@ impl Compiled {
 
     pub fn search<'t>(&self, buf: &'t str) -> Option<Hit<'t>> {
         self.re.captures(buf).map(|caps| Hit { caps })
+    }
+
+    pub fn is_fancy(&self) -> bool {
+        self.re.is_fancy()
     }
 
     pub fn is_match(&self, buf: &str) -> bool {

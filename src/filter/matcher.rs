@@ -421,6 +421,11 @@ impl Matcher {
                 continue;
             }
             let re = &self.fail[idx];
+            // For the linear engine a yes/no answer is far cheaper than
+            // captures, and most candidates of a line do not match it.
+            if !re.is_fancy() && !re.is_match(&buf) {
+                continue;
+            }
             let Some(hit) = re.search(&buf) else { continue };
             let groups = re.groups(&hit);
             let (matched, unmatched) = split_matched(re, &hit, &buf, &org_lines);

@@ -61,8 +61,74 @@ impl fmt::Display for PyReError {
 impl std::error::Error for PyReError {}
 
 enum Engine {
-    Plain(regex::Regex),
+    Plain(Plain),
     Fancy(fancy_regex::Regex),
+}
+
+/// A pattern for the linear-time engine, in two builds.
+///
+/// Log lines are nearly always ASCII, and on ASCII text the ASCII classes
+/// (`\w`, `\s`, `\d`, `\b`, case folding) mean exactly what the Unicode
+/// ones mean. The ASCII build is far smaller and faster, so it serves every
+/// ASCII line; the Unicode build is made the first time a line needs it.
+struct Plain {
+    pattern: String,
+    ascii: Option<regex::bytes::Regex>,
+    unicode: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl Plain {
+    fn new(pattern: &str) -> Result<Plain, String> {
+        let ascii = if pattern.is_ascii() {
+            regex::bytes::RegexBuilder::new(pattern)
+                .unicode(false)
+                .size_limit(50 << 20)
+                .dfa_size_limit(256 << 10)
+                .build()
+                .ok()
+        } else {
+            None
+        };
+        let plain = Plain {
+            pattern: pattern.to_string(),
+            ascii,
+            unicode: std::sync::OnceLock::new(),
+        };
+        if plain.ascii.is_none() {
+            // No ASCII build: the Unicode one is needed now, and its error
+            // is the pattern's error.
+            let re = Self::build_unicode(pattern)?;
+            let _ = plain.unicode.set(Some(re));
+        }
+        Ok(plain)
+    }
+
+    fn build_unicode(pattern: &str) -> Result<regex::Regex, String> {
+        // A filter holds dozens of these: a small lazy-DFA cache each
+        // keeps a jail within a few MB (it only grows as lines need).
+        regex::RegexBuilder::new(pattern)
+            .size_limit(50 << 20)
+            .dfa_size_limit(256 << 10)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+
+    /// The build for this text: ASCII when it serves.
+    fn pick(&self, text: &str) -> Option<Either<'_>> {
+        match &self.ascii {
+            Some(a) if text.is_ascii() => Some(Either::Ascii(a)),
+            _ => self
+                .unicode
+                .get_or_init(|| Self::build_unicode(&self.pattern).ok())
+                .as_ref()
+                .map(Either::Unicode),
+        }
+    }
+}
+
+enum Either<'r> {
+    Ascii(&'r regex::bytes::Regex),
+    Unicode(&'r regex::Regex),
 }
 
 /// A compiled Python-dialect pattern.
@@ -74,6 +140,8 @@ pub struct PyRegex {
 /// Captures of one successful search.
 pub enum PyCaptures<'t> {
     Plain(regex::Captures<'t>),
+    /// From the ASCII build, over the same (ASCII) text.
+    Ascii(regex::bytes::Captures<'t>, &'t str),
     Fancy(fancy_regex::Captures<'t, str>),
 }
 
@@ -82,6 +150,7 @@ impl<'t> PyCaptures<'t> {
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
         match self {
             PyCaptures::Plain(c) => c.get(i).map(|m| (m.start(), m.end())),
+            PyCaptures::Ascii(c, _) => c.get(i).map(|m| (m.start(), m.end())),
             PyCaptures::Fancy(c) => c.get(i).map(|m| (m.start(), m.end())),
         }
     }
@@ -90,6 +159,7 @@ impl<'t> PyCaptures<'t> {
     pub fn text(&self, i: usize) -> Option<&'t str> {
         match self {
             PyCaptures::Plain(c) => c.get(i).map(|m| m.as_str()),
+            PyCaptures::Ascii(c, t) => c.get(i).and_then(|m| t.get(m.start()..m.end())),
             PyCaptures::Fancy(c) => c.get(i).map(|m| m.as_str()),
         }
     }
@@ -98,6 +168,7 @@ impl<'t> PyCaptures<'t> {
     pub fn name(&self, name: &str) -> Option<&'t str> {
         match self {
             PyCaptures::Plain(c) => c.name(name).map(|m| m.as_str()),
+            PyCaptures::Ascii(c, t) => c.name(name).and_then(|m| t.get(m.start()..m.end())),
             PyCaptures::Fancy(c) => c.name(name).map(|m| m.as_str()),
         }
     }
@@ -132,14 +203,7 @@ impl PyRegex {
                 .map_err(|e| invalid(e.to_string()))?;
             Engine::Fancy(re)
         } else {
-            // A filter holds dozens of these: a small lazy-DFA cache each
-            // keeps a jail within a few MB (it only grows as lines need).
-            let re = regex::RegexBuilder::new(&tr.pattern)
-                .size_limit(50 << 20)
-                .dfa_size_limit(256 << 10)
-                .build()
-                .map_err(|e| invalid(e.to_string()))?;
-            Engine::Plain(re)
+            Engine::Plain(Plain::new(&tr.pattern).map_err(invalid)?)
         };
         Ok(PyRegex {
             engine,
@@ -161,7 +225,12 @@ impl PyRegex {
     /// that exceeds the backtracking bound is treated as no match.
     pub fn captures<'t>(&self, text: &'t str) -> Option<PyCaptures<'t>> {
         match &self.engine {
-            Engine::Plain(re) => re.captures(text).map(PyCaptures::Plain),
+            Engine::Plain(p) => match p.pick(text)? {
+                Either::Ascii(re) => re
+                    .captures(text.as_bytes())
+                    .map(|c| PyCaptures::Ascii(c, text)),
+                Either::Unicode(re) => re.captures(text).map(PyCaptures::Plain),
+            },
             Engine::Fancy(re) => re.captures(text).ok().flatten().map(PyCaptures::Fancy),
         }
     }
@@ -170,7 +239,12 @@ impl PyRegex {
     /// still sees the text before it, as Python's `pos` argument does).
     pub fn captures_from<'t>(&self, text: &'t str, start: usize) -> Option<PyCaptures<'t>> {
         match &self.engine {
-            Engine::Plain(re) => re.captures_at(text, start).map(PyCaptures::Plain),
+            Engine::Plain(p) => match p.pick(text)? {
+                Either::Ascii(re) => re
+                    .captures_at(text.as_bytes(), start)
+                    .map(|c| PyCaptures::Ascii(c, text)),
+                Either::Unicode(re) => re.captures_at(text, start).map(PyCaptures::Plain),
+            },
             Engine::Fancy(re) => re
                 .captures_from_pos(text, start)
                 .ok()
@@ -182,7 +256,11 @@ impl PyRegex {
     /// Span of the first match.
     pub fn find_at(&self, text: &str, start: usize) -> Option<(usize, usize)> {
         match &self.engine {
-            Engine::Plain(re) => re.find_at(text, start).map(|m| (m.start(), m.end())),
+            Engine::Plain(p) => match p.pick(text)? {
+                Either::Ascii(re) => re.find_at(text.as_bytes(), start).map(|m| m.range()),
+                Either::Unicode(re) => re.find_at(text, start).map(|m| m.range()),
+            }
+            .map(|m| (m.start, m.end)),
             Engine::Fancy(re) => re
                 .find_from_pos(text, start)
                 .ok()
@@ -193,7 +271,11 @@ impl PyRegex {
 
     pub fn is_match(&self, text: &str) -> bool {
         match &self.engine {
-            Engine::Plain(re) => re.is_match(text),
+            Engine::Plain(p) => match p.pick(text) {
+                Some(Either::Ascii(re)) => re.is_match(text.as_bytes()),
+                Some(Either::Unicode(re)) => re.is_match(text),
+                None => false,
+            },
             Engine::Fancy(re) => re.is_match(text).unwrap_or(false),
         }
     }
@@ -201,7 +283,20 @@ impl PyRegex {
     /// Group names in group-number order (index 0 is the whole match).
     pub fn group_names(&self) -> Vec<Option<String>> {
         match &self.engine {
-            Engine::Plain(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+            Engine::Plain(p) => match &p.ascii {
+                Some(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+                None => p
+                    .pick("")
+                    .map(|e| match e {
+                        Either::Ascii(re) => {
+                            re.capture_names().map(|n| n.map(str::to_string)).collect()
+                        }
+                        Either::Unicode(re) => {
+                            re.capture_names().map(|n| n.map(str::to_string)).collect()
+                        }
+                    })
+                    .unwrap_or_default(),
+            },
             Engine::Fancy(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
         }
     }
@@ -209,7 +304,11 @@ impl PyRegex {
     /// Number of groups, the whole match included.
     pub fn groups_len(&self) -> usize {
         match &self.engine {
-            Engine::Plain(re) => re.captures_len(),
+            Engine::Plain(p) => match p.pick("") {
+                Some(Either::Ascii(re)) => re.captures_len(),
+                Some(Either::Unicode(re)) => re.captures_len(),
+                None => 0,
+            },
             Engine::Fancy(re) => re.captures_len(),
         }
     }
