@@ -5,6 +5,8 @@
 //! its alternate (`alt_`) and tuple (`tuple_`) merging. It also knows which
 //! buffer lines a match covered, which multi-line filters need.
 
+use std::sync::Arc;
+
 use super::failure::Groups;
 use super::pyre::{Dollar, PyCaptures, PyReError, PyRegex};
 use super::tags::{Complex, UseDns, complex_groups, linearize, resolve_tags};
@@ -17,7 +19,7 @@ pub struct Compiled {
     /// The pattern as written in the filter (what reports print).
     pub source: String,
     re: PyRegex,
-    names: Vec<(usize, String)>,
+    names: Vec<(usize, Arc<str>)>,
     complex: Vec<Complex>,
     skiplines: usize,
 }
@@ -50,13 +52,13 @@ impl Compiled {
             Dollar::SingleLineBuffer
         };
         let re = PyRegex::with_options(&resolved, dollar, multiline)?;
-        let names: Vec<(usize, String)> = re
+        let names: Vec<(usize, Arc<str>)> = re
             .group_names()
             .into_iter()
             .enumerate()
-            .filter_map(|(i, n)| n.map(|n| (i, n)))
+            .filter_map(|(i, n)| n.map(|n| (i, Arc::from(n))))
             .collect();
-        let complex = complex_groups(names.iter().map(|(_, n)| n.as_str()));
+        let complex = complex_groups(names.iter().map(|(_, n)| n.as_ref()));
         let skiplines = names
             .iter()
             .filter(|(_, n)| n.starts_with("skiplines"))
@@ -71,7 +73,7 @@ impl Compiled {
     }
 
     pub fn has_group(&self, name: &str) -> bool {
-        self.names.iter().any(|(_, n)| n == name)
+        self.names.iter().any(|(_, n)| n.as_ref() == name)
     }
 
     /// True when one of fail2ban's failure-id groups (or `mlfid`) exists.
@@ -98,7 +100,7 @@ impl Compiled {
     pub fn ordered_groups(&self, hit: &Hit<'_>) -> Vec<(String, Option<String>)> {
         self.names
             .iter()
-            .map(|(i, n)| (n.clone(), hit.caps.text(*i).map(str::to_string)))
+            .map(|(i, n)| (n.to_string(), hit.caps.text(*i).map(str::to_string)))
             .collect()
     }
 
@@ -112,20 +114,20 @@ impl Compiled {
         for c in &self.complex {
             match c {
                 Complex::Alt { group, target } => {
-                    let v = g.get(group).cloned().flatten();
+                    let v = g.get(group.as_str()).cloned().flatten();
                     let cur_empty = g
-                        .get(target)
+                        .get(target.as_str())
                         .and_then(|v| v.as_deref())
                         .is_none_or(str::is_empty);
                     if v.as_deref().is_some_and(|v| !v.is_empty()) && cur_empty {
-                        g.insert(target.clone(), v);
+                        g.insert(target.as_str().into(), v);
                     }
                 }
                 Complex::Tuple { group, target } => {
-                    let v = g.get(group).cloned().flatten();
-                    let t = g.get(target).cloned().flatten();
+                    let v = g.get(group.as_str()).cloned().flatten();
+                    let t = g.get(target.as_str()).cloned().flatten();
                     g.insert(
-                        target.clone(),
+                        target.as_str().into(),
                         Some(py_tuple_append(t.as_deref(), v.as_deref())),
                     );
                 }

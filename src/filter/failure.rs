@@ -6,10 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 /// Named-group values of a match, as Python's `groupdict()` gives them:
 /// every group name is present, `None` when the group did not take part.
-pub type Groups = BTreeMap<String, Option<String>>;
+/// Names are shared with the compiled regex (no allocation per line).
+pub type Groups = BTreeMap<Arc<str>, Option<String>>;
 
 /// Data carried by a failure (fail2ban's ticket `data`).
 #[derive(Clone, Debug, Default, PartialEq)]

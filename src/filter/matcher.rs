@@ -509,13 +509,18 @@ impl Matcher {
                 continue;
             };
             let time = date.unwrap_or(now);
-            for id in ids {
+            let time_int = self.time_int && date.is_some();
+            let last = ids.len().saturating_sub(1);
+            let mut fail = Some(fail);
+            for (n, id) in ids.into_iter().enumerate() {
+                // The last id takes the data itself; the others a copy.
+                let data = if n == last { fail.take() } else { fail.clone() };
                 out.failures.push(Failure {
                     regex: idx,
                     id,
                     time,
-                    time_int: self.time_int && date.is_some(),
-                    data: fail.clone(),
+                    time_int,
+                    data: data.unwrap_or_default(),
                 });
             }
             if !self.mode.check_all {

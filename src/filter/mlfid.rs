@@ -123,7 +123,12 @@ impl MlfidCache {
         let mut slot: Option<bool> = None;
         let users_len;
         if self.live(id, wall) {
-            let mut cached = self.map.get(id).map(|e| e.data.clone()).unwrap_or_default();
+            // Taken out, merged, and put back (or dropped on forget) below.
+            let mut cached = self
+                .map
+                .get_mut(id)
+                .map(|e| std::mem::take(&mut e.data))
+                .unwrap_or_default();
             if let Some(u) = user.filter(|u| !cached.users.contains(u)) {
                 cached.users.push(u);
             }
@@ -196,7 +201,7 @@ mod tests {
     fn data(pairs: &[(&str, &str)]) -> FailData {
         let mut d = FailData::default();
         for (k, v) in pairs {
-            d.groups.insert(k.to_string(), Some(v.to_string()));
+            d.groups.insert((*k).into(), Some(v.to_string()));
         }
         d
     }
