@@ -377,18 +377,7 @@ struct Translator<'a> {
 /// `RegexSet` to skip, in one linear pass, lines no failregex can match.
 /// None when the pattern cannot be translated at all.
 pub fn relaxed(py: &str) -> Option<String> {
-    let mut t = Translator {
-        src: py,
-        chars: py.chars().collect(),
-        pos: 0,
-        out: String::with_capacity(py.len() + 16),
-        fancy: false,
-        dollar: Dollar::SingleLineBuffer,
-        multiline: false,
-        names: Vec::new(),
-        relaxed: true,
-        open: Vec::new(),
-    };
+    let mut t = Translator::new(py, Dollar::SingleLineBuffer, false, true);
     t.run().ok()?;
     Some(t.out)
 }
@@ -399,18 +388,7 @@ pub fn translate(py: &str, dollar: Dollar) -> Result<Translated, PyReError> {
 }
 
 fn translate_with(py: &str, dollar: Dollar, multiline: bool) -> Result<Translated, PyReError> {
-    let mut t = Translator {
-        src: py,
-        chars: py.chars().collect(),
-        pos: 0,
-        out: String::with_capacity(py.len() + 16),
-        fancy: false,
-        dollar,
-        multiline,
-        names: Vec::new(),
-        relaxed: false,
-        open: Vec::new(),
-    };
+    let mut t = Translator::new(py, dollar, multiline, false);
     if multiline {
         t.out.push_str("(?m)");
     }
@@ -421,7 +399,22 @@ fn translate_with(py: &str, dollar: Dollar, multiline: bool) -> Result<Translate
     })
 }
 
-impl Translator<'_> {
+impl<'a> Translator<'a> {
+    fn new(src: &'a str, dollar: Dollar, multiline: bool, relaxed: bool) -> Translator<'a> {
+        Translator {
+            src,
+            chars: src.chars().collect(),
+            pos: 0,
+            out: String::with_capacity(src.len() + 16),
+            fancy: false,
+            dollar,
+            multiline,
+            names: Vec::new(),
+            relaxed,
+            open: Vec::new(),
+        }
+    }
+
     fn unsupported(&self, construct: &str) -> PyReError {
         PyReError::Unsupported {
             pattern: self.src.to_string(),
