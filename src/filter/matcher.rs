@@ -14,8 +14,10 @@ use super::compiled::{Compiled, FAILURE_ID_GROUPS, Hit};
 use super::date::DateDetector;
 use super::failure::{FailData, Failure, Family, Groups, ip_text};
 use super::mlfid::MlfidCache;
+use super::prefsplit::{PrefSplit, Split};
 use super::pyre::PyReError;
-use super::tags::UseDns;
+use super::tags::{UseDns, resolve_tags};
+use std::sync::Arc;
 
 /// Name → address lookups for `usedns = yes|warn` (DNS is I/O).
 pub trait Resolver {
@@ -127,6 +129,8 @@ impl std::error::Error for MatcherError {}
 /// The compiled filter plus its line buffer and multi-line state.
 pub struct Matcher {
     pref: Option<Compiled>,
+    /// The prefregex as two DFA searches, when its shape allows.
+    pref_split: Option<PrefSplit>,
     fail: Vec<Compiled>,
     ignore: Vec<Compiled>,
     maxlines: usize,
@@ -177,8 +181,14 @@ impl Matcher {
             .iter()
             .map(|src| compile("ignoreregex", src, false))
             .collect::<Result<Vec<_>, _>>()?;
+        let pref_split = def
+            .prefregex
+            .as_deref()
+            .filter(|_| !multi)
+            .and_then(|p| PrefSplit::new(&resolve_tags(p, def.use_dns)));
         Ok(Matcher {
             pref,
+            pref_split,
             fail,
             ignore,
             maxlines: def.maxlines.max(1),
@@ -388,7 +398,23 @@ impl Matcher {
 
         let mut pre_groups = Groups::new();
         let mut content: Option<String> = None;
-        if let Some(pref) = &self.pref {
+        let split = match (
+            &self.pref_split,
+            self.maxlines == 1 && !self.want_pref_groups,
+        ) {
+            (Some(s), true) => s.apply(&buf),
+            _ => Split::Unsure,
+        };
+        if let Split::Groups(mlfid, c) = split {
+            out.pref_matched = true;
+            if let Some(m) = mlfid {
+                pre_groups.insert(Arc::from("mlfid"), Some(m.to_string()));
+            }
+            content = Some(c.to_string());
+        } else if matches!(split, Split::NoMatch) {
+            self.scratch = buf;
+            return;
+        } else if let Some(pref) = &self.pref {
             let Some(hit) = pref.search(&buf) else {
                 self.scratch = buf;
                 return;

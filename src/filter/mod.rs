@@ -10,5 +10,6 @@ pub mod date;
 pub mod failure;
 pub mod matcher;
 pub mod mlfid;
+pub mod prefsplit;
 pub mod pyre;
 pub mod tags;
