@@ -92,7 +92,8 @@ pub fn main() -> i32 {
 struct Run<'a> {
     args: &'a Args,
     regexes: FilterRegexes,
-    datepattern: Option<String>,
+    /// The date detector of `-d` or the filter's `datepattern`.
+    dates: Option<DateDetector>,
     maxlines_set: bool,
     fail_stats: Vec<RegexStat>,
     ignore_stats: Vec<RegexStat>,
@@ -122,7 +123,7 @@ impl<'a> Run<'a> {
                 use_dns,
                 ..FilterRegexes::default()
             },
-            datepattern: None,
+            dates: None,
             maxlines_set: false,
             fail_stats: Vec::new(),
             ignore_stats: Vec::new(),
@@ -182,7 +183,7 @@ impl<'a> Run<'a> {
             self.set_maxlines(n, w);
         }
         if let Some(d) = def.datepattern.clone() {
-            self.set_datepattern(&d, w)?;
+            self.set_datepattern(&d, true, w)?;
         }
         self.fail_stats = def.failregex.iter().map(|r| RegexStat::new(r)).collect();
         self.regexes.failregex = def.failregex;
@@ -191,11 +192,21 @@ impl<'a> Run<'a> {
         Ok(true)
     }
 
-    fn set_datepattern(&mut self, pattern: &str, w: &mut dyn Write) -> Result<(), String> {
-        if self.datepattern.is_some() {
+    /// `from_filter`: the pattern comes from a filter file (see
+    /// `DateDetector::share_default_weights`), not from `-d`.
+    fn set_datepattern(
+        &mut self,
+        pattern: &str,
+        from_filter: bool,
+        w: &mut dyn Write,
+    ) -> Result<(), String> {
+        if self.dates.is_some() {
             return Ok(());
         }
-        let dd = build_dates(Some(pattern), self.args.timezone.as_deref())?;
+        let mut dd = DateDetector::from_patterns(pattern).map_err(|e| format!("ERROR: {e}"))?;
+        if from_filter {
+            dd.share_default_weights();
+        }
         let names = dd.template_names();
         let name = if names.is_empty() || names.len() > 2 {
             "Default Detectors".to_string()
@@ -203,13 +214,13 @@ impl<'a> Run<'a> {
             names[0].clone()
         };
         self.say(w, &format!("Use      datepattern : {pattern} : {name}"));
-        self.datepattern = Some(pattern.to_string());
+        self.dates = Some(dd);
         Ok(())
     }
 
     fn start(&mut self, args: &Args, w: &mut dyn Write) -> Result<(), String> {
         if let Some(d) = &args.datepattern {
-            self.set_datepattern(d, w)?;
+            self.set_datepattern(d, false, w)?;
         }
         let log = args.log.clone().unwrap_or_default();
         let regex = args.regex.clone().unwrap_or_default();
@@ -232,10 +243,11 @@ impl<'a> Run<'a> {
         let mut matcher = Matcher::new(&self.regexes, mode).map_err(|e| format!("ERROR: {e}"))?;
         matcher.count_pref = args.out.is_none();
         matcher.want_pref_groups = args.out.is_none() && args.verbosity() > 0;
-        matcher.dates = Some(build_dates(
-            self.datepattern.as_deref(),
-            args.timezone.as_deref(),
-        )?);
+        let mut dates = self.dates.take().unwrap_or_else(DateDetector::new_default);
+        if let Some(tz) = args.timezone.as_deref().filter(|tz| !tz.is_empty()) {
+            dates.set_timezone(tz).map_err(|e| format!("ERROR: {e}"))?;
+        }
+        matcher.dates = Some(dates);
 
         let path = Path::new(&log);
         let lines: Box<dyn Iterator<Item = String>> = if path.is_file() {
@@ -418,13 +430,17 @@ impl<'a> Run<'a> {
         ));
         if let Some(d) = matcher.dates.as_ref() {
             s.push_str("\nDate template hits:\n");
-            let items: Vec<String> = d
-                .template_names()
-                .into_iter()
-                .zip(d.hits())
-                .filter(|(_, h)| verbose || *h > 0)
-                .map(|(n, h)| format!("[{h}] {n}"))
-                .collect();
+            let mut items = Vec::new();
+            for t in d.templates().into_iter().filter(|t| verbose || t.hits > 0) {
+                items.push(format!("[{}] {}", t.hits, t.name));
+                if a.verbose_date {
+                    items.push(format!(
+                        "    # weight: {:.3} ({:.3}), pattern: {}",
+                        t.weight, t.base_weight, t.pattern
+                    ));
+                    items.push(format!("    # regex:   {}", t.regex));
+                }
+            }
             s.push_str(&pprint_list(&items, Some("[# of hits] date format")));
         }
         s.push_str(&format!(
@@ -494,17 +510,6 @@ fn py_dict(groups: &[(String, Option<String>)]) -> String {
         })
         .collect();
     format!("{{{}}}", items.join(", "))
-}
-
-fn build_dates(pattern: Option<&str>, tz: Option<&str>) -> Result<DateDetector, String> {
-    let mut dd = match pattern {
-        Some(p) => DateDetector::from_patterns(p).map_err(|e| format!("ERROR: {e}"))?,
-        None => DateDetector::new_default(),
-    };
-    if let Some(tz) = tz {
-        dd.set_timezone(tz).map_err(|e| format!("ERROR: {e}"))?;
-    }
-    Ok(dd)
 }
 
 /// fail2ban's `shortstr`: at most 53 characters.

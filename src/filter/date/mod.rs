@@ -190,6 +190,23 @@ impl DateDetector {
         Ok(dd)
     }
 
+    /// fail2ban caches templates process-wide by pattern: once its default
+    /// list exists (it does by the time a filter's `datepattern` is set), a
+    /// pattern naming a line-start copy of a default gets that very copy,
+    /// with its weight of 100, which steers template ordering.
+    pub fn share_default_weights(&mut self) {
+        let anchored: Vec<String> = defaults::default_templates(&self.years)
+            .into_iter()
+            .filter(|t| t.weight > 1.0)
+            .map(|t| t.name)
+            .collect();
+        for e in &mut self.entries {
+            if anchored.contains(&e.tpl.name) {
+                e.tpl.weight = 100.0;
+            }
+        }
+    }
+
     fn append_pattern(&mut self, pattern: &str) -> Result<(), DateError> {
         let key = if pattern.contains('%') {
             pattern.to_string()
