@@ -86,6 +86,18 @@ fn summary_report_reads_as_fail2ban_1_0_2() {
             "ejabberd-auth".into(),
         ],
         vec![
+            "--VD".into(),
+            corpus.join("dovecot.log").display().to_string(),
+            "dovecot".into(),
+        ],
+        vec![
+            "--VD".into(),
+            "-d".into(),
+            "{^LN-BEG}TAI64N".into(),
+            corpus.join("dovecot.log").display().to_string(),
+            "dovecot".into(),
+        ],
+        vec![
             "Nov 20 10:00:01 host sshd[123]: Failed password for root from 192.0.2.1 port 22 ssh2"
                 .into(),
             r"from <HOST> port \d+".into(),
