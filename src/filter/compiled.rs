@@ -120,14 +120,14 @@ impl Compiled {
                         .and_then(|v| v.as_deref())
                         .is_none_or(str::is_empty);
                     if v.as_deref().is_some_and(|v| !v.is_empty()) && cur_empty {
-                        g.insert(target.as_str().into(), v);
+                        g.insert(target.as_str(), v);
                     }
                 }
                 Complex::Tuple { group, target } => {
                     let v = g.get(group.as_str()).cloned().flatten();
                     let t = g.get(target.as_str()).cloned().flatten();
                     g.insert(
-                        target.as_str().into(),
+                        target.as_str(),
                         Some(py_tuple_append(t.as_deref(), v.as_deref())),
                     );
                 }

@@ -4,14 +4,85 @@
 //! is compared and printed in that canonical form, so `2001:DB8::0:1` and
 //! `2001:db8::1` count as one host, and `<SUBNET>` ids carry their `/plen`.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 /// Named-group values of a match, as Python's `groupdict()` gives them:
-/// every group name is present, `None` when the group did not take part.
-/// Names are shared with the compiled regex (no allocation per line).
-pub type Groups = BTreeMap<Arc<str>, Option<String>>;
+/// every group name is present, `None` when the group did not take part,
+/// in insertion order like a Python dict. A filter regex has a dozen groups
+/// at most, so a vector beats a map; names are shared with the compiled
+/// regex, so building one allocates only the values.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Groups(Vec<(Arc<str>, Option<String>)>);
+
+impl Groups {
+    pub fn new() -> Groups {
+        Groups(Vec::new())
+    }
+
+    pub fn with_capacity(n: usize) -> Groups {
+        Groups(Vec::with_capacity(n))
+    }
+
+    pub fn get(&self, k: &str) -> Option<&Option<String>> {
+        self.0.iter().find(|(n, _)| n.as_ref() == k).map(|(_, v)| v)
+    }
+
+    /// Sets a value, keeping the place of an existing name.
+    pub fn insert(&mut self, k: impl Into<Arc<str>>, v: Option<String>) {
+        let k = k.into();
+        match self.0.iter_mut().find(|(n, _)| *n == k) {
+            Some(slot) => slot.1 = v,
+            None => self.0.push((k, v)),
+        }
+    }
+
+    pub fn remove(&mut self, k: &str) -> Option<Option<String>> {
+        let p = self.0.iter().position(|(n, _)| n.as_ref() == k)?;
+        Some(self.0.remove(p).1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Option<String>)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl IntoIterator for Groups {
+    type Item = (Arc<str>, Option<String>);
+    type IntoIter = std::vec::IntoIter<(Arc<str>, Option<String>)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl Extend<(Arc<str>, Option<String>)> for Groups {
+    /// Python's `dict.update`.
+    fn extend<I: IntoIterator<Item = (Arc<str>, Option<String>)>>(&mut self, it: I) {
+        for (k, v) in it {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl FromIterator<(Arc<str>, Option<String>)> for Groups {
+    fn from_iter<I: IntoIterator<Item = (Arc<str>, Option<String>)>>(it: I) -> Self {
+        let mut g = Groups::new();
+        g.extend(it);
+        g
+    }
+}
+
+impl std::ops::Index<&str> for Groups {
+    type Output = Option<String>;
+    /// For tests: the value of a group that must exist.
+    fn index(&self, k: &str) -> &Option<String> {
+        self.get(k).unwrap_or(&None)
+    }
+}
 
 /// Data carried by a failure (fail2ban's ticket `data`).
 #[derive(Clone, Debug, Default, PartialEq)]

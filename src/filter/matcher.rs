@@ -17,7 +17,6 @@ use super::mlfid::MlfidCache;
 use super::prefsplit::{PrefSplit, Split};
 use super::pyre::PyReError;
 use super::tags::{UseDns, resolve_tags};
-use std::sync::Arc;
 
 /// Name → address lookups for `usedns = yes|warn` (DNS is I/O).
 pub trait Resolver {
@@ -408,7 +407,7 @@ impl Matcher {
         if let Split::Groups(mlfid, c) = split {
             out.pref_matched = true;
             if let Some(m) = mlfid {
-                pre_groups.insert(Arc::from("mlfid"), Some(m.to_string()));
+                pre_groups.insert("mlfid", Some(m.to_string()));
             }
             content = Some(c.to_string());
         } else if matches!(split, Split::NoMatch) {

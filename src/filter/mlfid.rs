@@ -101,7 +101,7 @@ impl MlfidCache {
             flags |= GAINED | NOFAIL;
             if !fail.truthy("nofail") {
                 let g = fail.get("mlfgained").map(str::to_string);
-                fail.groups.insert("nofail".into(), g);
+                fail.groups.insert("nofail", g);
             }
         } else if fail.truthy("nofail") {
             flags |= NOFAIL;
@@ -201,7 +201,7 @@ mod tests {
     fn data(pairs: &[(&str, &str)]) -> FailData {
         let mut d = FailData::default();
         for (k, v) in pairs {
-            d.groups.insert((*k).into(), Some(v.to_string()));
+            d.groups.insert(*k, Some(v.to_string()));
         }
         d
     }

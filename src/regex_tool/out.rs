@@ -251,8 +251,8 @@ mod tests {
 
     fn failure() -> Failure {
         let mut data = FailData::default();
-        data.groups.insert("user".into(), Some("bob".into()));
-        data.groups.insert("ip4".into(), Some("192.0.2.1".into()));
+        data.groups.insert("user", Some("bob".into()));
+        data.groups.insert("ip4", Some("192.0.2.1".into()));
         data.matches = vec!["line one".into()];
         Failure {
             regex: 0,
