@@ -17,6 +17,7 @@ use super::mlfid::MlfidCache;
 use super::prefsplit::{PrefSplit, Split};
 use super::pyre::PyReError;
 use super::tags::{UseDns, resolve_tags};
+use std::sync::Arc;
 
 /// Name → address lookups for `usedns = yes|warn` (DNS is I/O).
 pub trait Resolver {
@@ -57,27 +58,63 @@ pub struct MatchMode {
 }
 
 /// A log line split around its date: (before, date, after).
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// The text is shared (`Arc`): the multi-line buffer, the matched lines
+/// and the failure all hold the same line without copying it.
+#[derive(Clone, Debug, Default)]
 pub struct TupleLine {
-    pub pre: String,
-    pub date: String,
-    pub post: String,
+    text: Arc<str>,
+    /// Byte span of the date in `text`.
+    start: usize,
+    end: usize,
+    /// A date taken from an earlier line (placed before `text`).
+    date: Option<Arc<str>>,
+}
+
+impl PartialEq for TupleLine {
+    /// By value, as Python compares its (before, date, after) tuples.
+    fn eq(&self, o: &TupleLine) -> bool {
+        self.pre() == o.pre() && self.date() == o.date() && self.post() == o.post()
+    }
 }
 
 impl TupleLine {
+    /// A line with no date in it.
+    pub fn plain(text: &str) -> TupleLine {
+        TupleLine {
+            text: Arc::from(text),
+            ..TupleLine::default()
+        }
+    }
+
+    pub fn pre(&self) -> &str {
+        &self.text[..self.start]
+    }
+
+    pub fn date(&self) -> &str {
+        match &self.date {
+            Some(d) => d,
+            None => &self.text[self.start..self.end],
+        }
+    }
+
+    pub fn post(&self) -> &str {
+        &self.text[self.end..]
+    }
+
     /// The line as logged.
     pub fn joined(&self) -> String {
-        [self.pre.as_str(), &self.date, &self.post].concat()
+        [self.pre(), self.date(), self.post()].concat()
     }
 
     fn push_stripped(&self, out: &mut String) {
-        out.push_str(&self.pre);
-        out.push_str(&self.post);
+        out.push_str(self.pre());
+        out.push_str(self.post());
     }
 
     /// The line with its date cut out, as the regexes see it.
     pub fn stripped(&self) -> String {
-        [self.pre.as_str(), &self.post].concat()
+        [self.pre(), self.post()].concat()
     }
 }
 
@@ -138,7 +175,7 @@ pub struct Matcher {
     pub dates: Option<DateDetector>,
     buffer: Vec<TupleLine>,
     mlfid: MlfidCache,
-    last_date: Option<(f64, String)>,
+    last_date: Option<(f64, Arc<str>)>,
     /// The current line's time is a Python `int` (see `Failure::time_int`).
     time_int: bool,
     scratch: String,
@@ -249,7 +286,7 @@ impl Matcher {
         match hit.time {
             Some(t) => {
                 self.time_int = hit.integral;
-                self.last_date = Some((t, line[hit.start..hit.end].to_string()));
+                self.last_date = Some((t, Arc::from(&line[hit.start..hit.end])));
                 (span, Some(t))
             }
             // A date-like text that is no valid date: fail2ban cuts it out
@@ -271,23 +308,16 @@ impl Matcher {
     /// The line split as fail2ban keeps it: (before, date, after).
     fn tuple(&self, line: &str, cut: Cut) -> TupleLine {
         match cut {
-            Cut::Span(s, e) => TupleLine {
-                pre: line[..s].to_string(),
-                date: line[s..e].to_string(),
-                post: line[e..].to_string(),
+            Cut::Span(start, end) => TupleLine {
+                text: Arc::from(line),
+                start,
+                end,
+                date: None,
             },
-            Cut::Whole => TupleLine {
-                post: line.to_string(),
-                ..TupleLine::default()
-            },
+            Cut::Whole => TupleLine::plain(line),
             Cut::LastDate => TupleLine {
-                date: self
-                    .last_date
-                    .as_ref()
-                    .map(|d| d.1.clone())
-                    .unwrap_or_default(),
-                post: line.to_string(),
-                ..TupleLine::default()
+                date: self.last_date.as_ref().map(|d| d.1.clone()),
+                ..TupleLine::plain(line)
             },
         }
     }
@@ -373,17 +403,8 @@ impl Matcher {
             self.buffer.clear();
             self.buffer.push(tuple);
         }
-        let org: Vec<TupleLine> = if self.maxlines > 1 {
-            self.buffer.clone()
-        } else {
-            Vec::new()
-        };
-        let org_lines: &[TupleLine] = if self.maxlines > 1 {
-            &org
-        } else {
-            &self.buffer
-        };
-        let org_lines = org_lines.to_vec();
+        // The buffer as it was before any match changed it.
+        let org_lines = self.buffer.clone();
         let mut buf = std::mem::take(&mut self.scratch);
         Self::build_buf(&org_lines, &mut buf);
 
@@ -429,10 +450,7 @@ impl Matcher {
         }
         let mut buf_valid = true;
         if let Some(c) = content {
-            self.buffer = vec![TupleLine {
-                post: c,
-                ..TupleLine::default()
-            }];
+            self.buffer = vec![TupleLine::plain(&c)];
             buf_valid = false;
         }
         let def_raw = self.mode.raw_host || self.use_dns == UseDns::Raw;
