@@ -250,11 +250,13 @@ impl<'a> Run<'a> {
         matcher.dates = Some(dates);
 
         let path = Path::new(&log);
-        let lines: Box<dyn Iterator<Item = String>> = if path.is_file() {
+        let lines: Box<dyn LineSource> = if path.is_file() {
             let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
             self.say(w, &format!("Use         log file : {log}"));
             self.say(w, &format!("Use         encoding : {}", args.encoding));
-            Box::new(LossyLines::new(BufReader::with_capacity(1 << 16, f)))
+            Box::new(LossyLines {
+                r: BufReader::with_capacity(1 << 16, f),
+            })
         } else if matcher.maxlines() <= 1 && !log.contains('\n') {
             self.say(
                 w,
@@ -263,7 +265,7 @@ impl<'a> Run<'a> {
                     shortstr(&log.replace('\n', "\\n"))
                 ),
             );
-            Box::new(std::iter::once(log.clone()))
+            Box::new(vec![log.clone()].into_iter())
         } else {
             let v: Vec<String> = log.split('\n').map(str::to_string).collect();
             self.say(w, &format!("Use      multi line : {} line(s)", v.len()));
@@ -298,7 +300,7 @@ impl<'a> Run<'a> {
     fn process(
         &mut self,
         matcher: &mut Matcher,
-        lines: Box<dyn Iterator<Item = String>>,
+        mut lines: Box<dyn LineSource>,
         resolver: &dyn Resolver,
         w: &mut dyn Write,
     ) -> LineStats {
@@ -306,8 +308,11 @@ impl<'a> Run<'a> {
         let keep = 20usize;
         let mut st = LineStats::default();
         let mut out = a.out.as_deref().map(OutFormat::new);
-        for raw in lines {
-            let line = raw.trim_end_matches(['\r', '\n']);
+        let mut raw = String::new();
+        while lines.next_line(&mut raw) {
+            // Python's `rstrip('\r\n')`.
+            let end = raw.trim_end_matches(['\r', '\n']).len();
+            let line = &raw[..end];
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
@@ -522,28 +527,46 @@ fn shortstr(s: &str) -> String {
     }
 }
 
-/// Lines of a file, invalid UTF-8 replaced as fail2ban does on decode errors.
-struct LossyLines<R: BufRead> {
-    r: R,
-    buf: Vec<u8>,
+/// Where the lines come from: a file, or the LOG argument itself.
+trait LineSource {
+    /// The next line into `out`, without its line ending; false at the end.
+    fn next_line(&mut self, out: &mut String) -> bool;
 }
 
-impl<R: BufRead> LossyLines<R> {
-    fn new(r: R) -> Self {
-        LossyLines {
-            r,
-            buf: Vec::with_capacity(512),
+/// Lines of a file, invalid UTF-8 replaced as fail2ban does on decode
+/// errors. The line buffer is handed back and forth with the caller's
+/// String, so a valid line is neither copied nor allocated.
+struct LossyLines<R: BufRead> {
+    r: R,
+}
+
+impl<R: BufRead> LineSource for LossyLines<R> {
+    fn next_line(&mut self, out: &mut String) -> bool {
+        let mut buf = std::mem::take(out).into_bytes();
+        buf.clear();
+        match self.r.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(_) => {}
         }
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        *out = match String::from_utf8(buf) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        true
     }
 }
 
-impl<R: BufRead> Iterator for LossyLines<R> {
-    type Item = String;
-    fn next(&mut self) -> Option<String> {
-        self.buf.clear();
-        match self.r.read_until(b'\n', &mut self.buf) {
-            Ok(0) | Err(_) => None,
-            Ok(_) => Some(String::from_utf8_lossy(&self.buf).into_owned()),
+impl LineSource for std::vec::IntoIter<String> {
+    fn next_line(&mut self, out: &mut String) -> bool {
+        match self.next() {
+            Some(l) => {
+                *out = l;
+                true
+            }
+            None => false,
         }
     }
 }
