@@ -97,6 +97,21 @@ fn summary_report_reads_as_fail2ban_1_0_2() {
             corpus.join("dovecot.log").display().to_string(),
             "dovecot".into(),
         ],
+        // Rows carry every captured group, the multi-line `users` set and
+        // the time as Python holds it (int for zoned dates).
+        vec![
+            "-r".into(),
+            "-o".into(),
+            "row".into(),
+            corpus.join("sshd.log").display().to_string(),
+            "sshd[mode=aggressive]".into(),
+        ],
+        vec![
+            "-o".into(),
+            "<F-USER>|<fid>|<ip>|<family>".into(),
+            corpus.join("sshd.log").display().to_string(),
+            "sshd".into(),
+        ],
         vec![
             "Nov 20 10:00:01 host sshd[123]: Failed password for root from 192.0.2.1 port 22 ssh2"
                 .into(),

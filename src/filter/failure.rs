@@ -38,12 +38,20 @@ impl Groups {
     }
 
     pub fn remove(&mut self, k: &str) -> Option<Option<String>> {
-        let p = self.0.iter().position(|(n, _)| n.as_ref() == k)?;
+        let p = self.position(k)?;
         Some(self.0.remove(p).1)
+    }
+
+    pub fn position(&self, k: &str) -> Option<usize> {
+        self.0.iter().position(|(n, _)| n.as_ref() == k)
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Option<String>)> {
@@ -94,6 +102,9 @@ pub struct FailData {
     pub nofail_matches: Vec<String>,
     /// Users seen on one multi-line connection (F-MLFID).
     pub users: Vec<String>,
+    /// Where fail2ban's `users` key stands among the groups (how many
+    /// groups its dict held when the key was added), for `-o row`.
+    pub users_at: Option<usize>,
     /// A failure waiting for its id (multi-line).
     pub pending: bool,
     /// The address when the failure id is something else (`<F-ID>`).
@@ -111,7 +122,12 @@ impl FailData {
         self.get(k).is_some_and(|v| !v.is_empty())
     }
 
+    /// Removes a group (Python's `dict.pop`), keeping `users` in place.
     pub fn take(&mut self, k: &str) -> Option<String> {
+        let p = self.groups.position(k)?;
+        if let Some(at) = self.users_at.as_mut().filter(|at| **at > p) {
+            *at -= 1;
+        }
         self.groups.remove(k).flatten()
     }
 }
@@ -124,11 +140,23 @@ pub struct Failure {
     /// Failure id in fail2ban's text form (usually the address); None for
     /// a multi-line failure still waiting for it (fail2ban-regex shows those).
     pub id: Option<String>,
-    /// Epoch seconds of the line.
+    /// Epoch seconds of the line (now, for a line without a date).
     pub time: f64,
-    /// fail2ban holds zoned times as a Python `int`; only printing differs.
-    pub time_int: bool,
+    /// Where the time came from; only printing differs.
+    pub stamp: Stamp,
     pub data: FailData,
+}
+
+/// How fail2ban holds a failure's time, which shows when it prints it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stamp {
+    /// A Python float (local dates, epochs).
+    #[default]
+    Float,
+    /// A Python int (dates with a zone, TAI64N).
+    Int,
+    /// No date in the line: `None` in a row, now elsewhere.
+    Missing,
 }
 
 /// fail2ban's `IPAddr(text, cidr)` rendered back to text.

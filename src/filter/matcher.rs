@@ -12,7 +12,7 @@
 
 use super::compiled::{Compiled, FAILURE_ID_GROUPS, Hit};
 use super::date::DateDetector;
-use super::failure::{FailData, Failure, Family, Groups, ip_text};
+use super::failure::{FailData, Failure, Family, Groups, Stamp, ip_text};
 use super::mlfid::MlfidCache;
 use super::prefsplit::{PrefSplit, Split};
 use super::pyre::PyReError;
@@ -176,7 +176,7 @@ pub struct Matcher {
     buffer: Vec<TupleLine>,
     mlfid: MlfidCache,
     last_date: Option<(f64, Arc<str>)>,
-    /// The current line's time is a Python `int` (see `Failure::time_int`).
+    /// The current line's time is a Python `int` (see `Stamp::Int`).
     time_int: bool,
     scratch: String,
     /// All relaxed failregexes (single-line filters only), see `pyre::relaxed`.
@@ -552,7 +552,11 @@ impl Matcher {
                 continue;
             };
             let time = date.unwrap_or(now);
-            let time_int = self.time_int && date.is_some();
+            let stamp = match date {
+                None => Stamp::Missing,
+                Some(_) if self.time_int => Stamp::Int,
+                Some(_) => Stamp::Float,
+            };
             let last = ids.len().saturating_sub(1);
             let mut fail = Some(fail);
             for (n, id) in ids.into_iter().enumerate() {
@@ -562,7 +566,7 @@ impl Matcher {
                     regex: idx,
                     id,
                     time,
-                    time_int,
+                    stamp,
                     data: data.unwrap_or_default(),
                 });
             }

@@ -106,12 +106,7 @@ impl MlfidCache {
         } else if fail.truthy("nofail") {
             flags |= NOFAIL;
         }
-        if fail
-            .groups
-            .remove("mlfforget")
-            .flatten()
-            .is_some_and(|v| !v.is_empty())
-        {
+        if fail.take("mlfforget").is_some_and(|v| !v.is_empty()) {
             flags |= FORGET;
         }
         let user = fail
@@ -130,6 +125,7 @@ impl MlfidCache {
                 .map(|e| std::mem::take(&mut e.data))
                 .unwrap_or_default();
             if let Some(u) = user.filter(|u| !cached.users.contains(u)) {
+                cached.users_at.get_or_insert(cached.groups.len());
                 cached.users.push(u);
             }
             users_len = cached.users.len();
@@ -162,6 +158,7 @@ impl MlfidCache {
             }
         } else if flags & FORGET == 0 {
             if let Some(u) = user {
+                fail.users_at.get_or_insert(fail.groups.len());
                 fail.users.push(u);
             }
             users_len = fail.users.len();
@@ -171,8 +168,8 @@ impl MlfidCache {
         }
         let pending = std::mem::take(&mut fail.pending);
         if pending || users_len > 1 {
-            fail.groups.remove("nofail");
-            fail.groups.remove("mlfgained");
+            fail.take("nofail");
+            fail.take("mlfgained");
             flags &= !(GAINED | NOFAIL);
         }
         if flags & NOFAIL == 0 {

@@ -5,7 +5,7 @@
 //! The output is what fail2ban 1.0.2 prints for the same failure, so
 //! scripts written against it keep working.
 
-use crate::filter::failure::{Failure, py_float};
+use crate::filter::failure::{Failure, Stamp, py_float};
 use crate::filter::tags::tag_to_group;
 
 /// Python's `str()` of a value that may be missing.
@@ -123,8 +123,7 @@ impl OutFormat {
                 "family" => family(&ticket_ip(f)).to_string(),
                 "fid" => py_str(f.id.as_deref()),
                 "failures" => "0".to_string(),
-                "time" if f.time_int => format!("{}", f.time as i64),
-                "time" => py_float(if f.time.is_finite() { f.time } else { now }),
+                "time" => time_text(f, now),
                 "matches" => f.data.matches.join("\n"),
                 "restored" => "0".to_string(),
                 "msg" => msg.to_string(),
@@ -193,6 +192,14 @@ fn data_value_or_empty(f: &Failure, key: &str) -> String {
     }
 }
 
+/// Python's `str()` of the failure's time: zoned times are ints there.
+fn time_text(f: &Failure, now: f64) -> String {
+    match f.stamp {
+        Stamp::Int => format!("{}", f.time as i64),
+        Stamp::Float | Stamp::Missing => py_float(if f.time.is_finite() { f.time } else { now }),
+    }
+}
+
 /// `[fid, time, {data}],` as fail2ban prints a row.
 fn row(f: &Failure) -> String {
     let mut items: Vec<String> = f
@@ -204,6 +211,11 @@ fn row(f: &Failure) -> String {
             format!("{}: {}", py_repr(k), v)
         })
         .collect();
+    if let Some(at) = f.data.users_at {
+        let users: Vec<String> = f.data.users.iter().map(|u| py_repr(u)).collect();
+        let at = at.min(items.len());
+        items.insert(at, format!("'users': {{{}}}", users.join(", ")));
+    }
     if let Some(ip) = &f.data.ip {
         items.push(format!("'ip': {}", py_repr(ip)));
     }
@@ -211,7 +223,11 @@ fn row(f: &Failure) -> String {
     format!(
         "[{},\t{},\t{{{}}}],",
         id,
-        py_float(f.time),
+        match f.stamp {
+            // A row shows the line's own date, which it lacks.
+            Stamp::Missing => "None".to_string(),
+            _ => time_text(f, f.time),
+        },
         items.join(", ")
     )
 }
@@ -258,7 +274,7 @@ mod tests {
             regex: 0,
             id: Some("192.0.2.1".into()),
             time: 1700000000.0,
-            time_int: false,
+            stamp: Stamp::Float,
             data,
         }
     }
