@@ -108,6 +108,12 @@ fn summary_report_reads_as_fail2ban_1_0_2() {
         ],
         vec![
             "-o".into(),
+            "matches".into(),
+            corpus.join("sshd.log").display().to_string(),
+            "sshd".into(),
+        ],
+        vec![
+            "-o".into(),
             "<F-USER>|<fid>|<ip>|<family>".into(),
             corpus.join("sshd.log").display().to_string(),
             "sshd".into(),

@@ -92,14 +92,93 @@ impl std::ops::Index<&str> for Groups {
     }
 }
 
+/// A log line split around its date: (before, date, after).
+///
+/// The text is shared (`Arc`): the multi-line buffer, the matched lines
+/// and the failure all hold the same line without copying it.
+#[derive(Clone, Debug, Default)]
+pub struct TupleLine {
+    text: Arc<str>,
+    /// Byte span of the date in `text`.
+    start: usize,
+    end: usize,
+    /// A date taken from an earlier line (placed before `text`).
+    date: Option<Arc<str>>,
+}
+
+impl PartialEq for TupleLine {
+    /// By value, as Python compares its (before, date, after) tuples.
+    fn eq(&self, o: &TupleLine) -> bool {
+        self.pre() == o.pre() && self.date() == o.date() && self.post() == o.post()
+    }
+}
+
+impl TupleLine {
+    /// A line whose bytes `start..end` are its date.
+    pub fn cut(text: &str, start: usize, end: usize) -> TupleLine {
+        TupleLine {
+            text: Arc::from(text),
+            start,
+            end,
+            date: None,
+        }
+    }
+
+    /// A line without a date of its own, dated by an earlier line's text.
+    pub fn dated_by(text: &str, date: Option<Arc<str>>) -> TupleLine {
+        TupleLine {
+            date,
+            ..TupleLine::plain(text)
+        }
+    }
+
+    /// A line with no date in it.
+    pub fn plain(text: &str) -> TupleLine {
+        TupleLine {
+            text: Arc::from(text),
+            ..TupleLine::default()
+        }
+    }
+
+    pub fn pre(&self) -> &str {
+        &self.text[..self.start]
+    }
+
+    pub fn date(&self) -> &str {
+        match &self.date {
+            Some(d) => d,
+            None => &self.text[self.start..self.end],
+        }
+    }
+
+    pub fn post(&self) -> &str {
+        &self.text[self.end..]
+    }
+
+    /// The line as logged.
+    pub fn joined(&self) -> String {
+        [self.pre(), self.date(), self.post()].concat()
+    }
+
+    pub(crate) fn push_stripped(&self, out: &mut String) {
+        out.push_str(self.pre());
+        out.push_str(self.post());
+    }
+
+    /// The line with its date cut out, as the regexes see it.
+    pub fn stripped(&self) -> String {
+        [self.pre(), self.post()].concat()
+    }
+}
+
 /// Data carried by a failure (fail2ban's ticket `data`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FailData {
     pub groups: Groups,
     /// The log lines (with their dates) that make up this failure.
-    pub matches: Vec<String>,
+    pub matches: Vec<TupleLine>,
     /// Lines held back while a multi-line failure said "no failure yet".
-    pub nofail_matches: Vec<String>,
+    pub nofail_matches: Vec<TupleLine>,
     /// Users seen on one multi-line connection (F-MLFID).
     pub users: Vec<String>,
     /// Where fail2ban's `users` key stands among the groups (how many

@@ -12,7 +12,7 @@
 
 use super::compiled::{Compiled, FAILURE_ID_GROUPS, Hit};
 use super::date::DateDetector;
-use super::failure::{FailData, Failure, Family, Groups, Stamp, ip_text};
+use super::failure::{FailData, Failure, Family, Groups, Stamp, TupleLine, ip_text};
 use super::mlfid::MlfidCache;
 use super::prefsplit::{PrefSplit, Split};
 use super::pyre::PyReError;
@@ -55,67 +55,6 @@ pub struct MatchMode {
     pub raw_host: bool,
     /// Skip matches on lines without a date (the daemon; not fail2ban-regex).
     pub check_find_time: bool,
-}
-
-/// A log line split around its date: (before, date, after).
-///
-/// The text is shared (`Arc`): the multi-line buffer, the matched lines
-/// and the failure all hold the same line without copying it.
-#[derive(Clone, Debug, Default)]
-pub struct TupleLine {
-    text: Arc<str>,
-    /// Byte span of the date in `text`.
-    start: usize,
-    end: usize,
-    /// A date taken from an earlier line (placed before `text`).
-    date: Option<Arc<str>>,
-}
-
-impl PartialEq for TupleLine {
-    /// By value, as Python compares its (before, date, after) tuples.
-    fn eq(&self, o: &TupleLine) -> bool {
-        self.pre() == o.pre() && self.date() == o.date() && self.post() == o.post()
-    }
-}
-
-impl TupleLine {
-    /// A line with no date in it.
-    pub fn plain(text: &str) -> TupleLine {
-        TupleLine {
-            text: Arc::from(text),
-            ..TupleLine::default()
-        }
-    }
-
-    pub fn pre(&self) -> &str {
-        &self.text[..self.start]
-    }
-
-    pub fn date(&self) -> &str {
-        match &self.date {
-            Some(d) => d,
-            None => &self.text[self.start..self.end],
-        }
-    }
-
-    pub fn post(&self) -> &str {
-        &self.text[self.end..]
-    }
-
-    /// The line as logged.
-    pub fn joined(&self) -> String {
-        [self.pre(), self.date(), self.post()].concat()
-    }
-
-    fn push_stripped(&self, out: &mut String) {
-        out.push_str(self.pre());
-        out.push_str(self.post());
-    }
-
-    /// The line with its date cut out, as the regexes see it.
-    pub fn stripped(&self) -> String {
-        [self.pre(), self.post()].concat()
-    }
 }
 
 /// Where the date of a line is.
@@ -308,17 +247,11 @@ impl Matcher {
     /// The line split as fail2ban keeps it: (before, date, after).
     fn tuple(&self, line: &str, cut: Cut) -> TupleLine {
         match cut {
-            Cut::Span(start, end) => TupleLine {
-                text: Arc::from(line),
-                start,
-                end,
-                date: None,
-            },
+            Cut::Span(start, end) => TupleLine::cut(line, start, end),
             Cut::Whole => TupleLine::plain(line),
-            Cut::LastDate => TupleLine {
-                date: self.last_date.as_ref().map(|d| d.1.clone()),
-                ..TupleLine::plain(line)
-            },
+            Cut::LastDate => {
+                TupleLine::dated_by(line, self.last_date.as_ref().map(|d| d.1.clone()))
+            }
         }
     }
 
@@ -499,7 +432,6 @@ impl Matcher {
                 self.buffer = unmatched;
                 buf_valid = false;
             }
-            let matched_text: Vec<String> = matched.iter().map(TupleLine::joined).collect();
             let mut fail = FailData {
                 groups: if pre_groups.is_empty() {
                     groups
@@ -513,14 +445,14 @@ impl Matcher {
             let mlfid = fail.get("mlfid").map(str::to_string);
             let mut linked = false;
             if let Some(id) = &mlfid {
-                let (merged, l) = self.mlfid.merge(id, fail, &matched_text, now);
+                let (merged, l) = self.mlfid.merge(id, fail, &matched, now);
                 fail = merged;
                 linked = l;
                 if fail.truthy("nofail") && !self.mode.check_all {
                     break;
                 }
             } else {
-                fail.matches.extend(matched_text);
+                fail.matches.extend(matched);
             }
             let fid = fail.get("fid").map(str::to_string);
             let ids: Vec<Option<String>> = if let Some(ip) = fail.get("ip4").map(str::to_string) {

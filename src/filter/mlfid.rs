@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::failure::FailData;
+use super::failure::{FailData, TupleLine};
 
 /// fail2ban keeps at most 100 ids, each for 5 minutes (wall clock).
 const MAX_COUNT: usize = 100;
@@ -93,7 +93,7 @@ impl MlfidCache {
         &mut self,
         id: &str,
         mut fail: FailData,
-        matched_lines: &[String],
+        matched_lines: &[TupleLine],
         wall: f64,
     ) -> (FailData, bool) {
         let mut flags = 0u8;
@@ -209,14 +209,22 @@ mod tests {
         let (f, _) = c.merge(
             "c1",
             data(&[("nofail", "x"), ("ip4", "192.0.2.1")]),
-            &["l1".into()],
+            &[TupleLine::plain("l1")],
             0.0,
         );
         assert!(f.truthy("nofail"));
-        let (f, _) = c.merge("c1", data(&[("user", "bob")]), &["l2".into()], 1.0);
+        let (f, _) = c.merge(
+            "c1",
+            data(&[("user", "bob")]),
+            &[TupleLine::plain("l2")],
+            1.0,
+        );
         assert!(!f.truthy("nofail"));
         assert_eq!(f.get("ip4"), Some("192.0.2.1"));
-        assert_eq!(f.matches, vec!["l1".to_string(), "l2".to_string()]);
+        assert_eq!(
+            f.matches,
+            vec![TupleLine::plain("l1"), TupleLine::plain("l2")]
+        );
     }
 
     #[test]
@@ -233,8 +241,18 @@ mod tests {
     #[test]
     fn forget_drops_the_id() {
         let mut c = MlfidCache::default();
-        c.merge("c1", data(&[("nofail", "x")]), &["l1".into()], 0.0);
-        let (_, linked) = c.merge("c1", data(&[("mlfforget", "y")]), &["l2".into()], 1.0);
+        c.merge(
+            "c1",
+            data(&[("nofail", "x")]),
+            &[TupleLine::plain("l1")],
+            0.0,
+        );
+        let (_, linked) = c.merge(
+            "c1",
+            data(&[("mlfforget", "y")]),
+            &[TupleLine::plain("l2")],
+            1.0,
+        );
         assert!(!linked);
         assert!(!c.live("c1", 1.0));
     }

@@ -24,7 +24,8 @@ use crate::config::filter::{FilterSource, is_filter_spec, resolve_filter};
 use crate::config::layered::RealFs;
 use crate::config::{FilterDef, load_filter, split_name_options};
 use crate::filter::date::DateDetector;
-use crate::filter::matcher::{FilterRegexes, MatchMode, Matcher, NoResolver, Resolver, TupleLine};
+use crate::filter::failure::TupleLine;
+use crate::filter::matcher::{FilterRegexes, MatchMode, Matcher, NoResolver, Resolver};
 use crate::filter::tags::UseDns;
 
 /// Resolves names with the system resolver (`usedns = yes|warn`).

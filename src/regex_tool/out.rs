@@ -5,7 +5,13 @@
 //! The output is what fail2ban 1.0.2 prints for the same failure, so
 //! scripts written against it keep working.
 
-use crate::filter::failure::{Failure, Stamp, py_float};
+use crate::filter::failure::{Failure, Stamp, TupleLine, py_float};
+
+/// The matched lines, one per line (`<matches>`).
+fn joined_matches(f: &Failure) -> String {
+    let lines: Vec<String> = f.data.matches.iter().map(TupleLine::joined).collect();
+    lines.join("\n")
+}
 use crate::filter::tags::tag_to_group;
 
 /// Python's `str()` of a value that may be missing.
@@ -73,7 +79,7 @@ impl OutFormat {
             match self.fmt.as_str() {
                 "id" | "fid" => out.push(py_str(f.id.as_deref())),
                 "ip" => out.push(ticket_ip(f)),
-                "msg" => out.extend(f.data.matches.iter().cloned()),
+                "msg" => out.extend(f.data.matches.iter().map(TupleLine::joined)),
                 "row" => out.push(row(f)),
                 key if !key.contains('<') => out.push(data_value(f, key)),
                 _ => {
@@ -81,7 +87,7 @@ impl OutFormat {
                     let single = !self.fmt.contains("<msg>")
                         || (self.wrapped.is_empty() && f.data.matches.len() <= 1);
                     let msg = if single {
-                        f.data.matches.join("\n")
+                        joined_matches(f)
                     } else {
                         "\u{0}msg\u{0}".to_string()
                     };
@@ -89,7 +95,8 @@ impl OutFormat {
                     if single {
                         out.push(v);
                     } else {
-                        self.wrapped.push((f.data.matches.clone(), v));
+                        let lines = f.data.matches.iter().map(TupleLine::joined).collect();
+                        self.wrapped.push((lines, v));
                     }
                 }
             }
@@ -124,7 +131,7 @@ impl OutFormat {
                 "fid" => py_str(f.id.as_deref()),
                 "failures" => "0".to_string(),
                 "time" => time_text(f, now),
-                "matches" => f.data.matches.join("\n"),
+                "matches" => joined_matches(f),
                 "restored" => "0".to_string(),
                 "msg" => msg.to_string(),
                 "br" => "\n".to_string(),
@@ -173,7 +180,12 @@ fn data_value(f: &Failure, key: &str) -> String {
             f.data
                 .matches
                 .iter()
-                .map(|m| py_repr(m))
+                .map(|m| format!(
+                    "({}, {}, {})",
+                    py_repr(m.pre()),
+                    py_repr(m.date()),
+                    py_repr(m.post())
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -185,7 +197,7 @@ fn data_value(f: &Failure, key: &str) -> String {
 /// A ticket data value; tickets drop `None` values, so missing is empty.
 fn data_value_or_empty(f: &Failure, key: &str) -> String {
     match key {
-        "matches" => f.data.matches.join("\n"),
+        "matches" => joined_matches(f),
         "failures" => "0".into(),
         "ip" => f.data.ip.clone().unwrap_or_default(),
         _ => f.data.get(key).unwrap_or("").to_string(),
@@ -269,7 +281,7 @@ mod tests {
         let mut data = FailData::default();
         data.groups.insert("user", Some("bob".into()));
         data.groups.insert("ip4", Some("192.0.2.1".into()));
-        data.matches = vec!["line one".into()];
+        data.matches = vec![TupleLine::plain("line one")];
         Failure {
             regex: 0,
             id: Some("192.0.2.1".into()),
