@@ -207,6 +207,9 @@ fn argument_errors_exit_255() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("ERROR: provide both <LOG> and <REGEX>.")
     );
+    let out = run(OURS, &["systemd-journal", "sshd"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stdout(&out).contains("journalctl"), "{}", stdout(&out));
     let out = run(OURS, &["x", "(unbalanced"]);
     assert_eq!(out.status.code(), Some(255));
     assert!(stdout(&out).contains("Unable to compile regular expression"));

@@ -224,6 +224,15 @@ impl<'a> Run<'a> {
             self.set_datepattern(d, false, w)?;
         }
         let log = args.log.clone().unwrap_or_default();
+        if log.starts_with("systemd-journal") {
+            // The journal is read by the server's systemd backend (through
+            // journalctl); this tool does not read it yet.
+            return Err(
+                "ERROR: reading the systemd journal is not supported by this fail2ban-regex yet; \
+                 export it first, e.g. journalctl -o short-iso _COMM=sshd > sshd.log"
+                    .to_string(),
+            );
+        }
         let regex = args.regex.clone().unwrap_or_default();
         if !self.read_filter(&regex, w)? {
             self.say(w, &format!("Use   failregex line : {}", shortstr(&regex)));
