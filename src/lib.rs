@@ -8,4 +8,5 @@
 
 pub mod config;
 pub mod filter;
+pub(crate) mod py;
 pub mod regex_tool;

@@ -15,7 +15,8 @@ use super::error::{ConfigError, Location};
 use super::layered::{ConfigFs, RealFs, read_explicit, read_layered};
 use super::omap::OrderedMap;
 use super::options::split_name_options;
-use super::{py, shlex};
+use super::shlex;
+use crate::py;
 
 /// The `[Definition]` options fail2ban reads from a filter
 /// (`FilterReader._configOpts`).
@@ -288,7 +289,7 @@ pub fn filter_def(
         ..FilterDef::default()
     };
     if let Some(raw) = options.get("maxlines") {
-        match py::parse_int(raw) {
+        match py::py_int(raw) {
             None => def.warnings.push(format!(
                 "wrong int value {raw:?} for 'maxlines', using default one: None"
             )),

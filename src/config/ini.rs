@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use super::error::{ConfigError, Location, SyntaxProblem};
 use super::omap::OrderedMap;
-use super::py;
+use crate::py;
 
 /// The section name Python routes to the defaults instead of a section.
 pub const DEFAULT_SECTION: &str = "DEFAULT";

@@ -11,7 +11,7 @@
 use super::error::InterpolationProblem;
 use super::ini::Options;
 use super::omap::OrderedMap;
-use super::py;
+use crate::py;
 
 /// Python's `configparser.MAX_INTERPOLATION_DEPTH`.
 const MAX_DEPTH: usize = 10;

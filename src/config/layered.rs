@@ -17,8 +17,8 @@ use std::rc::Rc;
 use super::error::ConfigError;
 use super::ini::{IniFile, parse};
 use super::omap::OrderedMap;
-use super::py;
 use super::store::{Config, KNOWN_PREFIX};
+use crate::py;
 
 /// The few file-system questions fail2ban's reader asks.
 pub trait ConfigFs {

@@ -23,7 +23,6 @@ mod interp;
 pub mod layered;
 mod omap;
 pub mod options;
-mod py;
 mod shlex;
 mod store;
 pub mod tags;

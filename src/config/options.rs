@@ -11,7 +11,7 @@
 
 use super::error::ConfigError;
 use super::omap::OrderedMap;
-use super::py;
+use crate::py;
 
 fn is_name_char(c: char) -> bool {
     py::is_word(c) || c == '-' || c == '.'

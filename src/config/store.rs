@@ -13,7 +13,7 @@ use super::error::{ConfigError, Location};
 use super::ini::{DEFAULT_SECTION, IniFile, Options, Value};
 use super::interp::{Chain, SectionSource, interpolate};
 use super::omap::OrderedMap;
-use super::py;
+use crate::py;
 
 /// Prefix of the sections holding values from before an override.
 pub const KNOWN_PREFIX: &str = "KNOWN/";

@@ -10,8 +10,6 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::digits::py_space;
-
 pub(crate) const LINE_BEGIN: u8 = 8;
 pub(crate) const LINE_END: u8 = 4;
 pub(crate) const WORD_BEGIN: u8 = 2;
@@ -44,11 +42,6 @@ static LEADING_STARS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\(*(?:\(\?\w+\))?\(*\*\*").expect("static regex"));
 static FLAGS_GROUP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\(\?\w+\)").expect("static regex"));
-
-/// Python's `str.strip()`.
-pub(crate) fn py_strip(s: &str) -> &str {
-    s.trim_matches(py_space)
-}
 
 /// Removes the first inline flags group like `(?iu)` wherever it is
 /// (Python only accepts them at the start, so fail2ban moves them there).
@@ -150,7 +143,7 @@ fn remove_star_markers(s: &str) -> String {
 /// fail2ban's `DateTemplate.setRegex`: returns the final regex and flags;
 /// a line-start template's name gains the `{^LN-BEG}` prefix.
 pub(crate) fn set_regex(regex: &str, name: &mut String, begin: Begin, end: bool) -> (String, u8) {
-    let (regex, flags_group) = take_global_flags(py_strip(regex));
+    let (regex, flags_group) = take_global_flags(crate::py::strip(regex));
     let bound_begin = begin != Begin::Anywhere && !NO_WORD_BOUND_BEGIN.is_match(&regex);
     let bound_end = end && !has_own_end(&regex);
     let mut regex = if has_capture_group(&regex) {

@@ -14,7 +14,6 @@
 mod bounds;
 mod civil;
 mod defaults;
-mod digits;
 mod directives;
 mod fast;
 mod prefilter;
@@ -182,7 +181,7 @@ impl DateDetector {
     pub fn from_patterns(datepattern: &str) -> Result<Self, DateError> {
         let mut dd = Self::new_default();
         for line in datepattern.split('\n') {
-            let line = bounds::py_strip(line);
+            let line = crate::py::strip(line);
             if !line.is_empty() {
                 dd.append_pattern(line)?;
             }

@@ -8,8 +8,8 @@
 //! `logtimezone`; without either the system's local zone applies.
 
 use super::civil::{self, LocalNow, Naive};
-use super::digits::py_int;
 use super::zone;
+use crate::py::py_int;
 
 /// The named groups fail2ban's strptime reads; all other group names
 /// (`_sep`, `G`, `u`, `V`, user names) are ignored.

@@ -7,12 +7,12 @@
 
 use super::DateError;
 use super::bounds::{self, Begin};
-use super::digits::py_float;
 use super::directives::{self, YearSpan};
 use super::fast::{self, FastKind, FastResult};
 use super::prefilter;
 use super::strptime::{self, Context, Fields, Key};
 use crate::filter::pyre::{PyCaptures, PyRegex};
+use crate::py::py_float;
 
 /// The only place that compiles a date regex, so the engine can change in
 /// one line.

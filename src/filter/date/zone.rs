@@ -5,7 +5,7 @@
 //! `[+-]hh[[:]mm]`" and turned into an offset in minutes, with a fixed
 //! table of abbreviations (no DST switching: CET is always +01:00).
 
-use super::digits::{py_digit, py_int};
+use crate::py::{py_digit, py_int};
 
 /// Abbreviation → offset in hours, fail2ban's table (zone names whose
 /// spelling fail2ban's parser can never accept, e.g. `ChST`, are kept: a

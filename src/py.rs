@@ -1,8 +1,45 @@
-//! Python's `int()` and `float()` on the text a date regex captured.
+//! Python's string and number semantics that fail2ban's behaviour leans on.
 //!
-//! Python's `\d` matches every Unicode decimal digit and `int()` converts
-//! them, so a date written in, say, Arabic-Indic digits parses in
-//! fail2ban; Rust's `parse` only knows ASCII. This keeps the two equal.
+//! fail2ban runs on CPython: `str.strip()`, `str.lower()`, `\s`, `\w`,
+//! `int()` and `float()` decide what a config value or a log date becomes.
+//! Rust's closest built-ins differ at the edges (Python counts U+001C..U+001F
+//! as whitespace, `int()` accepts `_` between digits and every Unicode
+//! decimal digit), so config and dates both go through these.
+
+/// `str.isspace()` / regex `\s` for one character.
+pub(crate) fn is_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Regex `\w` on a `str` pattern (Unicode letters, digits and `_`).
+pub(crate) fn is_word(c: char) -> bool {
+    c == '_' || c.is_alphanumeric()
+}
+
+/// `str.strip()` without arguments.
+pub(crate) fn strip(s: &str) -> &str {
+    s.trim_matches(is_space)
+}
+
+/// `str.rstrip()` without arguments.
+pub(crate) fn rstrip(s: &str) -> &str {
+    s.trim_end_matches(is_space)
+}
+
+/// `str.lower()`, which is what `ConfigParser.optionxform` applies to
+/// every option name (and to every `%(name)s` reference).
+pub(crate) fn lower(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// Python's `s[~5:]`: the last six characters.
+pub(crate) fn last_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().rev().nth(n.saturating_sub(1)) {
+        Some((i, _)) if n > 0 => &s[i..],
+        _ if n == 0 => "",
+        _ => s,
+    }
+}
 
 /// First code point of every run of ten Unicode decimal digits (category
 /// Nd, Unicode 14 as in Python 3.11); each run holds the values 0..=9.
@@ -26,16 +63,11 @@ pub(crate) fn py_digit(c: char) -> Option<u32> {
     (cp - zero < 10).then_some(cp - zero)
 }
 
-/// Python's `str.isspace` (Rust's `is_whitespace` lacks U+001C..U+001F).
-pub(crate) fn py_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
 /// Python's `int(text)`: surrounding whitespace, a sign, digits with single
 /// underscores between them. `None` where Python raises (or the value does
 /// not fit an i64, which no valid date needs).
 pub(crate) fn py_int(text: &str) -> Option<i64> {
-    let t = text.trim_matches(py_space);
+    let t = text.trim_matches(is_space);
     let (neg, body) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
@@ -79,6 +111,34 @@ pub(crate) fn py_float(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whitespace_matches_python() {
+        // '\x1c'.isspace() is True in Python, false for Rust's is_whitespace.
+        assert!(is_space('\u{1c}'));
+        assert!(is_space('\u{a0}'));
+        assert!(!is_space('\u{200b}'));
+        assert_eq!(strip("\u{1f} a b\t\n"), "a b");
+    }
+
+    #[test]
+    fn int_matches_python() {
+        assert_eq!(py_int(" 12 "), Some(12));
+        assert_eq!(py_int("+3"), Some(3));
+        assert_eq!(py_int("-1_0"), Some(-10));
+        assert_eq!(py_int("1__0"), None);
+        assert_eq!(py_int("_1"), None);
+        assert_eq!(py_int("0x10"), None);
+        assert_eq!(py_int(""), None);
+        assert_eq!(py_int("1.0"), None);
+    }
+
+    #[test]
+    fn last_chars_is_python_slice() {
+        assert_eq!(last_chars("sshd.conf", 6), "d.conf");
+        assert_eq!(last_chars("ab", 6), "ab");
+        assert_eq!(last_chars("é.conf!", 6), ".conf!");
+    }
 
     #[test]
     fn ints() {
