@@ -15,6 +15,7 @@ use super::tags::{Complex, UseDns, complex_groups, linearize, resolve_tags};
 pub const FAILURE_ID_GROUPS: [&str; 4] = ["fid", "ip4", "ip6", "dns"];
 
 /// A compiled failregex, ignoreregex or prefregex.
+#[derive(Clone)]
 pub struct Compiled {
     /// The pattern as written in the filter (what reports print).
     pub source: String,

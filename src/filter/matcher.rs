@@ -11,13 +11,12 @@
 //! copied out once a failregex has matched.
 
 use super::compiled::{Compiled, FAILURE_ID_GROUPS, Hit};
-use super::date::DateDetector;
+use super::cutter::{LineCutter, Prepared};
 use super::failure::{FailData, Failure, Family, Groups, Stamp, TupleLine, ip_text};
 use super::mlfid::MlfidCache;
 use super::prefsplit::{PrefSplit, Split};
 use super::pyre::PyReError;
 use super::tags::{UseDns, resolve_tags};
-use std::sync::Arc;
 
 /// Name → address lookups for `usedns = yes|warn` (DNS is I/O).
 pub trait Resolver {
@@ -57,15 +56,11 @@ pub struct MatchMode {
     pub check_find_time: bool,
 }
 
-/// Where the date of a line is.
-#[derive(Clone, Copy)]
-enum Cut {
-    /// Bytes `start..end` are the date.
-    Span(usize, usize),
-    /// No date in the line.
-    Whole,
-    /// No date in the line; the last date seen stands in for it.
-    LastDate,
+/// What stage one found, as stage two uses it.
+struct Found {
+    date: Option<f64>,
+    time_int: bool,
+    candidates: Option<u128>,
 }
 
 /// What one line produced.
@@ -111,24 +106,13 @@ pub struct Matcher {
     maxlines: usize,
     use_dns: UseDns,
     mode: MatchMode,
-    pub dates: Option<DateDetector>,
+    /// Stage one: dates and the prefilter (see `cutter`).
+    pub cutter: LineCutter,
     buffer: Vec<TupleLine>,
     mlfid: MlfidCache,
-    last_date: Option<(f64, Arc<str>)>,
-    /// The current line's time is a Python `int` (see `Stamp::Int`).
-    time_int: bool,
     scratch: String,
-    /// All relaxed failregexes (single-line filters only), see `pyre::relaxed`.
-    prefilter: Option<regex::bytes::RegexSet>,
-    /// Failregexes the prefilter let through for the current line.
-    candidates: Vec<usize>,
-    /// The prefilter ran on the current line (it skips non-ASCII lines).
-    use_candidates: bool,
-    /// Report whether the prefregex matched lines no failregex can match
-    /// (fail2ban-regex's summary counts them).
-    pub count_pref: bool,
-    /// Return the prefregex's groups (fail2ban-regex `-v`); this turns the
-    /// prefilter off, since every line's prefregex groups are wanted.
+    /// Return the prefregex's groups (fail2ban-regex `-v`); the cutter must
+    /// then let every line through (`LineCutter::no_skip`).
     pub want_pref_groups: bool,
 }
 
@@ -161,6 +145,15 @@ impl Matcher {
             .as_deref()
             .filter(|_| !multi)
             .and_then(|p| PrefSplit::new(&resolve_tags(p, def.use_dns)));
+        // Skipping lines early is exact only where no ignoreregex runs
+        // before the failregexes and the buffer holds one line.
+        let early_ignore = !ignore.is_empty() && ignore.len() + 2 < fail.len();
+        let cutter = LineCutter::new(
+            def,
+            pref.clone(),
+            !multi && !early_ignore,
+            mode.check_find_time,
+        );
         Ok(Matcher {
             pref,
             pref_split,
@@ -169,16 +162,10 @@ impl Matcher {
             maxlines: def.maxlines.max(1),
             use_dns: def.use_dns,
             mode,
-            dates: Some(DateDetector::new_default()),
+            cutter,
             buffer: Vec::new(),
             mlfid: MlfidCache::default(),
-            last_date: None,
-            time_int: false,
             scratch: String::new(),
-            prefilter: if multi { None } else { prefilter(def) },
-            candidates: Vec::new(),
-            use_candidates: false,
-            count_pref: true,
             want_pref_groups: false,
         })
     }
@@ -204,92 +191,35 @@ impl Matcher {
         &self.buffer
     }
 
-    /// Finds where the date sits in `line` (no allocation) and its time
-    /// (None when the line has no usable date).
-    fn cut_date(&mut self, line: &str, now: f64) -> (Cut, Option<f64>) {
-        self.time_int = false;
-        let Some(dates) = self.dates.as_mut() else {
-            return (Cut::Whole, None);
-        };
-        let Some(hit) = dates.find(line, now) else {
-            return self.dateless(Cut::Whole, now);
-        };
-        let span = Cut::Span(hit.start, hit.end);
-        if hit.start == hit.end {
-            // An optional date that matched empty: last date or now.
-            return match &self.last_date {
-                Some((t, _)) if *t > now - 60.0 => (Cut::LastDate, Some(*t)),
-                _ => (span, Some(now)),
-            };
-        }
-        match hit.time {
-            Some(t) => {
-                self.time_int = hit.integral;
-                self.last_date = Some((t, Arc::from(&line[hit.start..hit.end])));
-                (span, Some(t))
-            }
-            // A date-like text that is no valid date: fail2ban cuts it out
-            // all the same and treats the line as dateless.
-            None => self.dateless(span, now),
-        }
-    }
-
-    /// fail2ban's fallback for a line without a usable date: the last date
-    /// when it is recent, now for a running daemon, else no date.
-    fn dateless(&self, cut: Cut, now: f64) -> (Cut, Option<f64>) {
-        match &self.last_date {
-            Some((t, _)) if *t > now - 60.0 => (Cut::LastDate, Some(*t)),
-            _ if self.mode.check_find_time => (cut, Some(now)),
-            _ => (cut, None),
-        }
-    }
-
-    /// The line split as fail2ban keeps it: (before, date, after).
-    fn tuple(&self, line: &str, cut: Cut) -> TupleLine {
-        match cut {
-            Cut::Span(start, end) => TupleLine::cut(line, start, end),
-            Cut::Whole => TupleLine::plain(line),
-            Cut::LastDate => {
-                TupleLine::dated_by(line, self.last_date.as_ref().map(|d| d.1.clone()))
-            }
-        }
-    }
-
     /// Processes one log line (without its line ending). `now` is the
     /// current time (also the wall clock of the multi-line id cache).
     pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> LineOutcome {
-        let (cut, date) = self.cut_date(line, now);
-        let mut out = LineOutcome::default();
-        self.use_candidates = false;
-        let prefilter = self.prefilter.as_ref().filter(|_| !self.want_pref_groups);
-        if let Some(set) = prefilter.filter(|_| line.is_ascii()) {
-            // One linear pass tells which failregexes could match at all.
-            let mut buf = std::mem::take(&mut self.scratch);
-            buf.clear();
-            match cut {
-                Cut::Span(s, e) => {
-                    buf.push_str(&line[..s]);
-                    buf.push_str(&line[e..]);
-                }
-                Cut::Whole | Cut::LastDate => buf.push_str(line),
-            }
-            buf.push('\n');
-            let candidates = set.matches(buf.as_bytes());
-            let early_ignore = !self.ignore.is_empty() && self.ignore.len() + 2 < self.fail.len();
-            if !candidates.matched_any() && !early_ignore {
-                if self.count_pref {
-                    out.pref_matched = self.pref.as_ref().is_some_and(|p| p.is_match(&buf));
-                }
-                self.scratch = buf;
-                return out;
-            }
-            self.candidates.clear();
-            self.candidates.extend(candidates.iter());
-            self.use_candidates = true;
-            self.scratch = buf;
+        let p = self.cutter.prepare(line, now);
+        self.finish(line, p, now, resolver)
+    }
+
+    /// Stage two: the failregexes on a line stage one prepared.
+    pub fn finish(
+        &mut self,
+        line: &str,
+        p: Prepared,
+        now: f64,
+        resolver: &dyn Resolver,
+    ) -> LineOutcome {
+        let mut out = LineOutcome {
+            pref_matched: p.pref_matched,
+            ..LineOutcome::default()
+        };
+        if p.skip {
+            return out;
         }
-        let tuple = self.tuple(line, cut);
-        self.find_failures(tuple, date, date.is_none(), now, resolver, &mut out);
+        let tuple = p.tuple(line);
+        let found = Found {
+            date: p.date,
+            time_int: p.time_int,
+            candidates: p.candidates,
+        };
+        self.find_failures(tuple, found, now, resolver, &mut out);
         out
     }
 
@@ -322,12 +252,12 @@ impl Matcher {
     fn find_failures(
         &mut self,
         tuple: TupleLine,
-        date: Option<f64>,
-        no_date: bool,
+        found: Found,
         now: f64,
         resolver: &dyn Resolver,
         out: &mut LineOutcome,
     ) {
+        let date = found.date;
         if self.maxlines > 1 {
             self.buffer.push(tuple);
             let excess = self.buffer.len().saturating_sub(self.maxlines);
@@ -393,7 +323,7 @@ impl Matcher {
                 Self::build_buf(&self.buffer, &mut buf);
                 buf_valid = true;
             }
-            if self.use_candidates && !self.candidates.contains(&idx) {
+            if found.candidates.is_some_and(|m| m & (1 << idx) == 0) {
                 continue;
             }
             let re = &self.fail[idx];
@@ -424,7 +354,7 @@ impl Matcher {
                     continue;
                 }
             }
-            if no_date && date.is_none() && self.mode.check_find_time {
+            if date.is_none() && self.mode.check_find_time {
                 // The daemon cannot place a dateless line in time.
                 continue;
             }
@@ -486,7 +416,7 @@ impl Matcher {
             let time = date.unwrap_or(now);
             let stamp = match date {
                 None => Stamp::Missing,
-                Some(_) if self.time_int => Stamp::Int,
+                Some(_) if found.time_int => Stamp::Int,
                 Some(_) => Stamp::Float,
             };
             let last = ids.len().saturating_sub(1);
@@ -555,23 +485,6 @@ impl Matcher {
         }
         Vec::new()
     }
-}
-
-/// One `RegexSet` of every failregex's relaxed form; None when one of them
-/// has no relaxed form (then every regex is searched on every line).
-fn prefilter(def: &FilterRegexes) -> Option<regex::bytes::RegexSet> {
-    let pats: Option<Vec<String>> = def
-        .failregex
-        .iter()
-        .map(|r| super::pyre::relaxed(&super::tags::resolve_tags(r, def.use_dns)))
-        .collect();
-    // ASCII classes keep the automaton small; the set is only consulted
-    // for ASCII lines, where ASCII and Unicode classes agree.
-    regex::bytes::RegexSetBuilder::new(pats?)
-        .unicode(false)
-        .size_limit(10 << 20)
-        .build()
-        .ok()
 }
 
 /// `IPAddr(text)` with no family given: brackets and `/plen` accepted.

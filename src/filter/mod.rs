@@ -6,6 +6,7 @@
 //! is pure: no file, socket or clock access happens here.
 
 pub mod compiled;
+pub mod cutter;
 pub mod date;
 pub mod failure;
 pub mod matcher;

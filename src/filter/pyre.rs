@@ -60,6 +60,7 @@ impl fmt::Display for PyReError {
 
 impl std::error::Error for PyReError {}
 
+#[derive(Clone)]
 enum Engine {
     Plain(Plain),
     Fancy(fancy_regex::Regex),
@@ -71,6 +72,7 @@ enum Engine {
 /// (`\w`, `\s`, `\d`, `\b`, case folding) mean exactly what the Unicode
 /// ones mean. The ASCII build is far smaller and faster, so it serves every
 /// ASCII line; the Unicode build is made the first time a line needs it.
+#[derive(Clone)]
 struct Plain {
     pattern: String,
     ascii: Option<regex::bytes::Regex>,
@@ -132,6 +134,7 @@ enum Either<'r> {
 }
 
 /// A compiled Python-dialect pattern.
+#[derive(Clone)]
 pub struct PyRegex {
     engine: Engine,
     source: String,

@@ -251,13 +251,14 @@ impl<'a> Run<'a> {
             check_find_time: false,
         };
         let mut matcher = Matcher::new(&self.regexes, mode).map_err(|e| format!("ERROR: {e}"))?;
-        matcher.count_pref = args.out.is_none();
+        matcher.cutter.count_pref = args.out.is_none();
         matcher.want_pref_groups = args.out.is_none() && args.verbosity() > 0;
+        matcher.cutter.no_skip = matcher.want_pref_groups;
         let mut dates = self.dates.take().unwrap_or_else(DateDetector::new_default);
         if let Some(tz) = args.timezone.as_deref().filter(|tz| !tz.is_empty()) {
             dates.set_timezone(tz).map_err(|e| format!("ERROR: {e}"))?;
         }
-        matcher.dates = Some(dates);
+        matcher.cutter.dates = Some(dates);
 
         let path = Path::new(&log);
         let lines: Box<dyn LineSource> = if path.is_file() {
@@ -443,7 +444,7 @@ impl<'a> Run<'a> {
             verbose,
             &fmt_time,
         ));
-        if let Some(d) = matcher.dates.as_ref() {
+        if let Some(d) = matcher.cutter.dates.as_ref() {
             s.push_str("\nDate template hits:\n");
             let mut items = Vec::new();
             for t in d.templates().into_iter().filter(|t| verbose || t.hits > 0) {

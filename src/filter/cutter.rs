@@ -1,0 +1,203 @@
+//! Stage one of matching a line: where its date is, and which failregexes
+//! could match it at all.
+//!
+//! This part keeps its own state (the date detector and the last date
+//! seen) and needs nothing from the failure side, so it is apart from
+//! `matcher`: `fail2ban-regex` runs it on one core while the matcher runs on
+//! the other; the daemon simply calls both in turn.
+
+use std::sync::Arc;
+
+use super::compiled::Compiled;
+use super::date::DateDetector;
+use super::failure::TupleLine;
+use super::matcher::FilterRegexes;
+use super::tags::resolve_tags;
+
+/// Where the date of a line is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Cut {
+    /// Bytes `start..end` are the date.
+    Span(usize, usize),
+    /// No date in the line.
+    Whole,
+    /// No date in the line; the last date seen stands in for it.
+    LastDate,
+}
+
+/// What stage one learnt about a line, for the matcher.
+#[derive(Debug)]
+pub struct Prepared {
+    pub(crate) cut: Cut,
+    /// The line's time; None when it has no usable date.
+    pub(crate) date: Option<f64>,
+    /// fail2ban holds this time as a Python `int`.
+    pub(crate) time_int: bool,
+    /// The earlier date standing in for this line's (`Cut::LastDate`).
+    pub(crate) last_date_text: Option<Arc<str>>,
+    /// Failregexes that may match, one bit each; None: any of them.
+    pub(crate) candidates: Option<u128>,
+    /// No failregex can match this line.
+    pub skip: bool,
+    /// The prefregex matched a skipped line (counted by fail2ban-regex).
+    pub pref_matched: bool,
+}
+
+impl Prepared {
+    /// The line split as fail2ban keeps it: (before, date, after).
+    pub(crate) fn tuple(&self, line: &str) -> TupleLine {
+        match self.cut {
+            Cut::Span(start, end) => TupleLine::cut(line, start, end),
+            Cut::Whole => TupleLine::plain(line),
+            Cut::LastDate => TupleLine::dated_by(line, self.last_date_text.clone()),
+        }
+    }
+}
+
+/// Dates plus the prefilter: one `RegexSet` of every failregex's relaxed
+/// form (see `pyre::relaxed`), run once per line.
+#[derive(Default)]
+pub struct LineCutter {
+    pub dates: Option<DateDetector>,
+    last_date: Option<(f64, Arc<str>)>,
+    prefilter: Option<regex::bytes::RegexSet>,
+    /// The prefregex, to count the lines it matches that are skipped.
+    pref: Option<Compiled>,
+    /// Count prefregex matches on skipped lines (fail2ban-regex's report).
+    pub count_pref: bool,
+    /// Send every line to the matcher (e.g. when `-v` wants the prefregex
+    /// groups of every line).
+    pub no_skip: bool,
+    /// A running daemon dates a dateless line now.
+    check_find_time: bool,
+    scratch: String,
+}
+
+impl LineCutter {
+    /// `pref` is the compiled prefregex (for counting), `prefilter_ok` says
+    /// whether skipping lines keeps fail2ban's results (single-line filters
+    /// whose ignoreregexes are not checked first).
+    pub(crate) fn new(
+        def: &FilterRegexes,
+        pref: Option<Compiled>,
+        prefilter_ok: bool,
+        check_find_time: bool,
+    ) -> LineCutter {
+        LineCutter {
+            dates: Some(DateDetector::new_default()),
+            prefilter: if prefilter_ok { prefilter(def) } else { None },
+            pref,
+            count_pref: true,
+            check_find_time,
+            ..LineCutter::default()
+        }
+    }
+
+    /// Stage one for one line (without its line ending) at time `now`.
+    pub fn prepare(&mut self, line: &str, now: f64) -> Prepared {
+        let (cut, date, time_int) = self.cut_date(line, now);
+        let mut p = Prepared {
+            cut,
+            date,
+            time_int,
+            last_date_text: match cut {
+                Cut::LastDate => self.last_date.as_ref().map(|d| d.1.clone()),
+                _ => None,
+            },
+            candidates: None,
+            skip: false,
+            pref_matched: false,
+        };
+        let Some(set) = self
+            .prefilter
+            .as_ref()
+            .filter(|_| !self.no_skip && line.is_ascii())
+        else {
+            return p;
+        };
+        // The text the failregexes see, with the date cut out.
+        let buf = &mut self.scratch;
+        buf.clear();
+        match cut {
+            Cut::Span(s, e) => {
+                buf.push_str(&line[..s]);
+                buf.push_str(&line[e..]);
+            }
+            Cut::Whole | Cut::LastDate => buf.push_str(line),
+        }
+        buf.push('\n');
+        let found = set.matches(buf.as_bytes());
+        if found.matched_any() {
+            p.candidates = Some(found.iter().fold(0u128, |m, i| m | 1 << i));
+        } else {
+            p.skip = true;
+            if self.count_pref {
+                p.pref_matched = self.pref.as_ref().is_some_and(|r| r.is_match(buf));
+            }
+        }
+        p
+    }
+
+    /// Finds where the date sits in `line` and its time (None when the line
+    /// has no usable date), with fail2ban's fallbacks.
+    fn cut_date(&mut self, line: &str, now: f64) -> (Cut, Option<f64>, bool) {
+        let Some(dates) = self.dates.as_mut() else {
+            return (Cut::Whole, None, false);
+        };
+        let Some(hit) = dates.find(line, now) else {
+            let (c, d) = self.dateless(Cut::Whole, now);
+            return (c, d, false);
+        };
+        let span = Cut::Span(hit.start, hit.end);
+        if hit.start == hit.end {
+            // An optional date that matched empty: last date or now.
+            return match &self.last_date {
+                Some((t, _)) if *t > now - 60.0 => (Cut::LastDate, Some(*t), false),
+                _ => (span, Some(now), false),
+            };
+        }
+        match hit.time {
+            Some(t) => {
+                self.last_date = Some((t, Arc::from(&line[hit.start..hit.end])));
+                (span, Some(t), hit.integral)
+            }
+            // A date-like text that is no valid date: fail2ban cuts it out
+            // all the same and treats the line as dateless.
+            None => {
+                let (c, d) = self.dateless(span, now);
+                (c, d, false)
+            }
+        }
+    }
+
+    /// fail2ban's fallback for a line without a usable date: the last date
+    /// when it is recent, now for a running daemon, else no date.
+    fn dateless(&self, cut: Cut, now: f64) -> (Cut, Option<f64>) {
+        match &self.last_date {
+            Some((t, _)) if *t > now - 60.0 => (Cut::LastDate, Some(*t)),
+            _ if self.check_find_time => (cut, Some(now)),
+            _ => (cut, None),
+        }
+    }
+}
+
+/// The set of relaxed failregexes; None when one has no relaxed form or
+/// there are more than a candidate mask holds (then every regex is
+/// searched on every line).
+fn prefilter(def: &FilterRegexes) -> Option<regex::bytes::RegexSet> {
+    if def.failregex.len() > 128 {
+        return None;
+    }
+    let pats: Option<Vec<String>> = def
+        .failregex
+        .iter()
+        .map(|r| super::pyre::relaxed(&resolve_tags(r, def.use_dns)))
+        .collect();
+    // ASCII classes keep the automaton small; the set is only consulted
+    // for ASCII lines, where ASCII and Unicode classes agree.
+    regex::bytes::RegexSetBuilder::new(pats?)
+        .unicode(false)
+        .size_limit(10 << 20)
+        .build()
+        .ok()
+}
