@@ -195,14 +195,14 @@ impl Matcher {
     /// current time (also the wall clock of the multi-line id cache).
     pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> LineOutcome {
         let p = self.cutter.prepare(line, now);
-        self.finish(line, p, now, resolver)
+        self.finish(line, &p, now, resolver)
     }
 
     /// Stage two: the failregexes on a line stage one prepared.
     pub fn finish(
         &mut self,
         line: &str,
-        p: Prepared,
+        p: &Prepared,
         now: f64,
         resolver: &dyn Resolver,
     ) -> LineOutcome {

@@ -8,6 +8,7 @@
 
 mod args;
 mod out;
+mod pipeline;
 mod report;
 
 use std::io::{BufRead, BufReader, Write};
@@ -41,7 +42,7 @@ impl Resolver for SystemResolver {
     }
 }
 
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -261,7 +262,7 @@ impl<'a> Run<'a> {
         matcher.cutter.dates = Some(dates);
 
         let path = Path::new(&log);
-        let lines: Box<dyn LineSource> = if path.is_file() {
+        let lines: Box<dyn LineSource + Send> = if path.is_file() {
             let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
             self.say(w, &format!("Use         log file : {log}"));
             self.say(w, &format!("Use         encoding : {}", args.encoding));
@@ -311,111 +312,119 @@ impl<'a> Run<'a> {
     fn process(
         &mut self,
         matcher: &mut Matcher,
-        mut lines: Box<dyn LineSource>,
+        lines: Box<dyn LineSource + Send>,
         resolver: &dyn Resolver,
         w: &mut dyn Write,
     ) -> LineStats {
-        let a = self.args;
-        let keep = 20usize;
         let mut st = LineStats::default();
-        let mut out = a.out.as_deref().map(OutFormat::new);
-        let mut raw = String::new();
-        while lines.next_line(&mut raw) {
-            // Python's `rstrip('\r\n')`.
-            let end = raw.trim_end_matches(['\r', '\n']).len();
-            let line = &raw[..end];
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let multi = matcher.maxlines() > 1;
-            let before: Vec<TupleLine> = if multi {
-                matcher.buffer().to_vec()
-            } else {
-                Vec::new()
-            };
-            let full = before.len() >= matcher.maxlines();
-            let t = now();
-            let res = matcher.process_line(line, t, resolver);
-            self.pref_hits += u64::from(res.pref_matched);
-            if let Some(g) = &res.pref_groups {
-                // fail2ban keeps `maxlines` (default 20) of them, then "...".
-                match self.pref_groups.len().cmp(&keep) {
-                    std::cmp::Ordering::Less => self.pref_groups.push(py_dict(g)),
-                    std::cmp::Ordering::Equal => self.pref_groups.push("...".into()),
-                    std::cmp::Ordering::Greater => {}
-                }
-            }
-            let mut ret = Vec::new();
-            let mut ignored = !res.ignored_by.is_empty();
-            for i in &res.ignored_by {
-                if let Some(s) = self.ignore_stats.get_mut(*i) {
-                    s.hits += 1;
-                }
-            }
-            for f in res.failures {
-                if out.is_none() {
-                    let multiple = ret.len() > 1;
-                    if let Some(s) = self.fail_stats.get_mut(f.regex) {
-                        s.hits += 1;
-                        if a.verbosity() > 0 {
-                            s.found.push((f.clone(), multiple));
-                        }
-                    }
-                }
-                if f.data.truthy("nofail") {
-                    ignored = true;
-                } else {
-                    ret.push(f);
-                }
-            }
-            if let Some(o) = out.as_mut() {
-                if !ret.is_empty() && !ignored {
-                    for l in o.lines(&ret, t) {
-                        let _ = writeln!(w, "{l}");
-                    }
-                }
-                continue;
-            }
-            if multi {
-                let after = matcher.buffer();
-                for b in before.iter().skip(usize::from(full)) {
-                    if !after.contains(b) {
-                        let text = b.joined();
-                        if let Some(p) = st.missed_lines.iter().position(|m| *m == text) {
-                            st.missed_lines.remove(p);
-                        }
-                        if a.print_all_matched {
-                            st.matched_lines.push(text);
-                        }
-                        st.matched += 1;
-                        st.missed = st.missed.wrapping_sub(1);
-                    }
-                }
-            }
-            if ignored {
-                st.ignored += 1;
-                if !a.print_no_ignored && (a.print_all_ignored || st.ignored as usize <= keep + 1) {
-                    st.ignored_lines.push(line.to_string());
-                }
-            } else if !ret.is_empty() {
-                st.matched += 1;
-                if a.print_all_matched {
-                    st.matched_lines.push(line.to_string());
-                }
-            } else {
-                st.missed = st.missed.wrapping_add(1);
-                if !a.print_no_missed && (a.print_all_missed || st.missed as usize <= keep + 1) {
-                    st.missed_lines.push(line.to_string());
-                }
-            }
-            st.tested += 1;
-        }
+        let mut out = self.args.out.as_deref().map(OutFormat::new);
+        let cutter = std::mem::take(&mut matcher.cutter);
+        matcher.cutter = pipeline::run(lines, cutter, |item| {
+            self.one_line(matcher, item, resolver, &mut out, &mut st, w)
+        });
         if let Some(o) = out.as_mut() {
             for l in o.finish() {
                 let _ = writeln!(w, "{l}");
             }
         }
         st
+    }
+
+    /// Stage two for one line, and its place in the report or `-o` output.
+    fn one_line(
+        &mut self,
+        matcher: &mut Matcher,
+        item: &pipeline::Item,
+        resolver: &dyn Resolver,
+        out: &mut Option<OutFormat>,
+        st: &mut LineStats,
+        w: &mut dyn Write,
+    ) {
+        let a = self.args;
+        let keep = 20usize;
+        let line = item.line.as_str();
+        let t = item.now;
+        let multi = matcher.maxlines() > 1;
+        let before: Vec<TupleLine> = if multi {
+            matcher.buffer().to_vec()
+        } else {
+            Vec::new()
+        };
+        let full = before.len() >= matcher.maxlines();
+        let res = matcher.finish(line, &item.prepared, t, resolver);
+        self.pref_hits += u64::from(res.pref_matched);
+        if let Some(g) = &res.pref_groups {
+            // fail2ban keeps `maxlines` (default 20) of them, then "...".
+            match self.pref_groups.len().cmp(&keep) {
+                std::cmp::Ordering::Less => self.pref_groups.push(py_dict(g)),
+                std::cmp::Ordering::Equal => self.pref_groups.push("...".into()),
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        let mut ret = Vec::new();
+        let mut ignored = !res.ignored_by.is_empty();
+        for i in &res.ignored_by {
+            if let Some(s) = self.ignore_stats.get_mut(*i) {
+                s.hits += 1;
+            }
+        }
+        for f in res.failures {
+            if out.is_none() {
+                let multiple = ret.len() > 1;
+                if let Some(s) = self.fail_stats.get_mut(f.regex) {
+                    s.hits += 1;
+                    if a.verbosity() > 0 {
+                        s.found.push((f.clone(), multiple));
+                    }
+                }
+            }
+            if f.data.truthy("nofail") {
+                ignored = true;
+            } else {
+                ret.push(f);
+            }
+        }
+        if let Some(o) = out.as_mut() {
+            if !ret.is_empty() && !ignored {
+                for l in o.lines(&ret, t) {
+                    let _ = writeln!(w, "{l}");
+                }
+            }
+            return;
+        }
+        if multi {
+            let after = matcher.buffer();
+            for b in before.iter().skip(usize::from(full)) {
+                if !after.contains(b) {
+                    let text = b.joined();
+                    if let Some(p) = st.missed_lines.iter().position(|m| *m == text) {
+                        st.missed_lines.remove(p);
+                    }
+                    if a.print_all_matched {
+                        st.matched_lines.push(text);
+                    }
+                    st.matched += 1;
+                    st.missed = st.missed.wrapping_sub(1);
+                }
+            }
+        }
+        if ignored {
+            st.ignored += 1;
+            if !a.print_no_ignored && (a.print_all_ignored || st.ignored as usize <= keep + 1) {
+                st.ignored_lines.push(line.to_string());
+            }
+        } else if !ret.is_empty() {
+            st.matched += 1;
+            if a.print_all_matched {
+                st.matched_lines.push(line.to_string());
+            }
+        } else {
+            st.missed = st.missed.wrapping_add(1);
+            if !a.print_no_missed && (a.print_all_missed || st.missed as usize <= keep + 1) {
+                st.missed_lines.push(line.to_string());
+            }
+        }
+        st.tested += 1;
     }
 
     fn print_stats(&self, matcher: &Matcher, st: &LineStats, elapsed: f64, w: &mut dyn Write) {
