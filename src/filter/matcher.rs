@@ -10,7 +10,7 @@
 //! searched text is built in a reused buffer, and group values are only
 //! copied out once a failregex has matched.
 
-use super::compiled::{Compiled, FAILURE_ID_GROUPS, Hit};
+use super::compiled::{Compiled, Hit};
 use super::cutter::{LineCutter, Prepared};
 use super::failure::{FailData, Failure, Family, Groups, Stamp, TupleLine, ip_text};
 use super::mlfid::MlfidCache;
@@ -547,9 +547,4 @@ fn split_matched(
     }
     unmatched.extend_from_slice(&org[c2.max(c1)..]);
     (matched, unmatched)
-}
-
-/// Names of the groups that identify a failure (for reports).
-pub fn failure_id_groups() -> &'static [&'static str] {
-    &FAILURE_ID_GROUPS
 }

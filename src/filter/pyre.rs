@@ -303,18 +303,6 @@ impl PyRegex {
             Engine::Fancy(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
         }
     }
-
-    /// Number of groups, the whole match included.
-    pub fn groups_len(&self) -> usize {
-        match &self.engine {
-            Engine::Plain(p) => match p.pick("") {
-                Some(Either::Ascii(re)) => re.captures_len(),
-                Some(Either::Unicode(re)) => re.captures_len(),
-                None => 0,
-            },
-            Engine::Fancy(re) => re.captures_len(),
-        }
-    }
 }
 
 /// The outcome of translating one pattern.

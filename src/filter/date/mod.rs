@@ -263,11 +263,6 @@ impl DateDetector {
         Ok(())
     }
 
-    /// Back to the system's local zone.
-    pub fn clear_timezone(&mut self) {
-        self.default_tz = None;
-    }
-
     /// The `logtimezone` offset in minutes east of UTC, if set.
     pub fn timezone_offset(&self) -> Option<i32> {
         self.default_tz
