@@ -286,19 +286,15 @@ impl PyRegex {
     /// Group names in group-number order (index 0 is the whole match).
     pub fn group_names(&self) -> Vec<Option<String>> {
         match &self.engine {
-            Engine::Plain(p) => match &p.ascii {
-                Some(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
-                None => p
-                    .pick("")
-                    .map(|e| match e {
-                        Either::Ascii(re) => {
-                            re.capture_names().map(|n| n.map(str::to_string)).collect()
-                        }
-                        Either::Unicode(re) => {
-                            re.capture_names().map(|n| n.map(str::to_string)).collect()
-                        }
-                    })
-                    .unwrap_or_default(),
+            // Both builds have the same groups; "" picks the one at hand.
+            Engine::Plain(p) => match p.pick("") {
+                Some(Either::Ascii(re)) => {
+                    re.capture_names().map(|n| n.map(str::to_string)).collect()
+                }
+                Some(Either::Unicode(re)) => {
+                    re.capture_names().map(|n| n.map(str::to_string)).collect()
+                }
+                None => Vec::new(),
             },
             Engine::Fancy(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
         }
