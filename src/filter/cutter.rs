@@ -12,6 +12,7 @@ use super::compiled::Compiled;
 use super::date::DateDetector;
 use super::failure::TupleLine;
 use super::matcher::FilterRegexes;
+use super::prefsplit::{PrefSplit, Split};
 use super::tags::resolve_tags;
 
 /// Where the date of a line is.
@@ -37,6 +38,12 @@ pub struct Prepared {
     pub(crate) last_date_text: Option<Arc<str>>,
     /// Failregexes that may match, one bit each; None: any of them.
     pub(crate) candidates: Option<u128>,
+    /// The candidates on the linear engine were checked to match: only
+    /// their captures remain to be taken.
+    pub(crate) verified: bool,
+    /// Where the prefregex put `mlfid`'s end and the content, in the line
+    /// with its date cut out (see `prefsplit`), when stage one found it.
+    pub(crate) split: Option<(Option<usize>, usize, usize)>,
     /// No failregex can match this line.
     pub skip: bool,
     /// The prefregex matched a skipped line (counted by fail2ban-regex).
@@ -63,6 +70,13 @@ pub struct LineCutter {
     prefilter: Option<regex::bytes::RegexSet>,
     /// The prefregex, to count the lines it matches that are skipped.
     pref: Option<Compiled>,
+    /// The prefregex as two DFA searches, when its shape allows.
+    pref_split: Option<PrefSplit>,
+    /// The failregexes on the linear engine (None for the others), to
+    /// narrow the candidates here rather than on the matcher's core.
+    plain: Vec<Option<Compiled>>,
+    /// The content the failregexes will search, when stage one knows it.
+    content: String,
     /// Count prefregex matches on skipped lines (fail2ban-regex's report).
     pub count_pref: bool,
     /// Send every line to the matcher (e.g. when `-v` wants the prefregex
@@ -80,12 +94,24 @@ impl LineCutter {
     pub(crate) fn new(
         def: &FilterRegexes,
         pref: Option<Compiled>,
+        pref_split: Option<PrefSplit>,
+        fail: &[Compiled],
         prefilter_ok: bool,
         check_find_time: bool,
     ) -> LineCutter {
+        let prefilter = if prefilter_ok { prefilter(def) } else { None };
+        let plain = if prefilter.is_some() {
+            fail.iter()
+                .map(|c| (!c.is_fancy()).then(|| c.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         LineCutter {
             dates: Some(DateDetector::new_default()),
-            prefilter: if prefilter_ok { prefilter(def) } else { None },
+            prefilter,
+            pref_split,
+            plain,
             pref,
             count_pref: true,
             check_find_time,
@@ -105,6 +131,8 @@ impl LineCutter {
                 _ => None,
             },
             candidates: None,
+            verified: false,
+            split: None,
             skip: false,
             pref_matched: false,
         };
@@ -127,14 +155,50 @@ impl LineCutter {
         }
         buf.push('\n');
         let found = set.matches(buf.as_bytes());
-        if found.matched_any() {
-            p.candidates = Some(found.iter().fold(0u128, |m, i| m | 1 << i));
-        } else {
+        if !found.matched_any() {
             p.skip = true;
             if self.count_pref {
                 p.pref_matched = self.pref.as_ref().is_some_and(|r| r.is_match(buf));
             }
+            return p;
         }
+        let mut mask = found.iter().fold(0u128, |m, i| m | 1 << i);
+        // The text the failregexes will search, if it is cheap to know.
+        let target = match (&self.pref_split, &self.pref) {
+            (Some(split), _) => match split.apply(buf) {
+                Split::NoMatch => {
+                    p.skip = true;
+                    return p;
+                }
+                Split::Groups(mlfid, c) => {
+                    let start = buf.len() - c.len() - 1;
+                    p.split = Some((mlfid.map(str::len), start, start + c.len()));
+                    p.pref_matched = true;
+                    self.content.clear();
+                    self.content.push_str(c);
+                    self.content.push('\n');
+                    Some(self.content.as_str())
+                }
+                Split::Unsure => None,
+            },
+            (None, None) => Some(buf.as_str()),
+            (None, Some(_)) => None,
+        };
+        if let Some(text) = target {
+            for (i, re) in self.plain.iter().enumerate() {
+                if let Some(re) = re.as_ref().filter(|_| mask & (1 << i) != 0)
+                    && !re.is_match(text)
+                {
+                    mask &= !(1 << i);
+                }
+            }
+            p.verified = true;
+            if mask == 0 {
+                p.skip = true;
+                return p;
+            }
+        }
+        p.candidates = Some(mask);
         p
     }
 

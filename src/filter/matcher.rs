@@ -61,6 +61,8 @@ struct Found {
     date: Option<f64>,
     time_int: bool,
     candidates: Option<u128>,
+    verified: bool,
+    split: Option<(Option<usize>, usize, usize)>,
 }
 
 /// What one line produced.
@@ -151,6 +153,8 @@ impl Matcher {
         let cutter = LineCutter::new(
             def,
             pref.clone(),
+            pref_split.clone(),
+            &fail,
             !multi && !early_ignore,
             mode.check_find_time,
         );
@@ -218,6 +222,8 @@ impl Matcher {
             date: p.date,
             time_int: p.time_int,
             candidates: p.candidates,
+            verified: p.verified,
+            split: p.split,
         };
         self.find_failures(tuple, found, now, resolver, &mut out);
         out
@@ -284,8 +290,11 @@ impl Matcher {
         let split = match (
             &self.pref_split,
             self.maxlines == 1 && !self.want_pref_groups,
+            found.split,
         ) {
-            (Some(s), true) => s.apply(&buf),
+            // Stage one found it already, in this same text.
+            (Some(_), true, Some((m, c0, c1))) => Split::Groups(m.map(|e| &buf[..e]), &buf[c0..c1]),
+            (Some(s), true, None) => s.apply(&buf),
             _ => Split::Unsure,
         };
         if let Split::Groups(mlfid, c) = split {
@@ -329,7 +338,7 @@ impl Matcher {
             let re = &self.fail[idx];
             // For the linear engine a yes/no answer is far cheaper than
             // captures, and most candidates of a line do not match it.
-            if !re.is_fancy() && !re.is_match(&buf) {
+            if !re.is_fancy() && !found.verified && !re.is_match(&buf) {
                 continue;
             }
             let Some(hit) = re.search(&buf) else { continue };

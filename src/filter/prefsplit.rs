@@ -14,6 +14,7 @@
 use super::pyre::{Dollar, PyRegex};
 
 /// The prefregex split into prefix regexes.
+#[derive(Clone)]
 pub struct PrefSplit {
     /// `^(?:P)R`: its end is where the content starts.
     prefix: PyRegex,
