@@ -14,8 +14,8 @@ use crate::filter::cutter::{LineCutter, Prepared};
 use super::LineSource;
 
 /// Lines per batch, and batches in flight.
-const BATCH: usize = 256;
-const IN_FLIGHT: usize = 4;
+const BATCH: usize = 128;
+const IN_FLIGHT: usize = 2;
 
 /// One line, prepared by stage one at time `now`.
 pub struct Item {
