@@ -136,6 +136,14 @@ mod tests {
         assert_eq!(py_int("0x10"), None);
         assert_eq!(py_int(""), None);
         assert_eq!(py_int("1.0"), None);
+        assert_eq!(py_int(" 3"), Some(3));
+        assert_eq!(py_int("07"), Some(7));
+        assert_eq!(py_int("-5"), Some(-5));
+        assert_eq!(py_int("1_0"), Some(10));
+        assert_eq!(py_int("\u{663}\u{661}"), Some(31));
+        assert_eq!(py_int("\u{ff12}\u{ff10}"), Some(20));
+        assert_eq!(py_int("1a"), None);
+        assert_eq!(py_int("99999999999999999999999"), None);
     }
 
     #[test]
@@ -143,21 +151,6 @@ mod tests {
         assert_eq!(last_chars("sshd.conf", 6), "d.conf");
         assert_eq!(last_chars("ab", 6), "ab");
         assert_eq!(last_chars("é.conf!", 6), ".conf!");
-    }
-
-    #[test]
-    fn ints() {
-        assert_eq!(py_int(" 3"), Some(3));
-        assert_eq!(py_int("07"), Some(7));
-        assert_eq!(py_int("-5"), Some(-5));
-        assert_eq!(py_int("1_0"), Some(10));
-        assert_eq!(py_int("\u{663}\u{661}"), Some(31));
-        assert_eq!(py_int("\u{ff12}\u{ff10}"), Some(20));
-        assert_eq!(py_int(""), None);
-        assert_eq!(py_int("_1"), None);
-        assert_eq!(py_int("1__0"), None);
-        assert_eq!(py_int("1a"), None);
-        assert_eq!(py_int("99999999999999999999999"), None);
     }
 
     #[test]

@@ -64,67 +64,61 @@ fn summary_report_reads_as_fail2ban_1_0_2() {
         return;
     }
     let corpus = repo().join("tests/corpus");
-    let cases: Vec<Vec<String>> = vec![
-        vec![corpus.join("sshd.log").display().to_string(), "sshd".into()],
-        vec![
-            "-v".into(),
-            corpus.join("sshd.log").display().to_string(),
-            "sshd[mode=aggressive]".into(),
-        ],
-        vec![
-            "--print-all-matched".into(),
-            corpus.join("dovecot.log").display().to_string(),
-            "dovecot".into(),
-        ],
-        vec![
-            "--print-no-missed".into(),
-            corpus.join("roundcube-auth.log").display().to_string(),
-            "roundcube-auth".into(),
-        ],
-        vec![
-            corpus.join("ejabberd-auth.log").display().to_string(),
-            "ejabberd-auth".into(),
-        ],
-        vec![
-            "--VD".into(),
-            corpus.join("dovecot.log").display().to_string(),
-            "dovecot".into(),
-        ],
-        vec![
-            "--VD".into(),
-            "-d".into(),
-            "{^LN-BEG}TAI64N".into(),
-            corpus.join("dovecot.log").display().to_string(),
-            "dovecot".into(),
-        ],
+    // (options, log: a corpus file or a log line, filter or regex, ignoreregex)
+    let cases: &[(&[&str], &str, &str, Option<&str>)] = &[
+        (&[], "sshd.log", "sshd", None),
+        (&["-v"], "sshd.log", "sshd[mode=aggressive]", None),
+        (&["--print-all-matched"], "dovecot.log", "dovecot", None),
+        (
+            &["--print-no-missed"],
+            "roundcube-auth.log",
+            "roundcube-auth",
+            None,
+        ),
+        (&[], "ejabberd-auth.log", "ejabberd-auth", None),
+        (&["--VD"], "dovecot.log", "dovecot", None),
+        (
+            &["--VD", "-d", "{^LN-BEG}TAI64N"],
+            "dovecot.log",
+            "dovecot",
+            None,
+        ),
         // Rows carry every captured group, the multi-line `users` set and
         // the time as Python holds it (int for zoned dates).
-        vec![
-            "-r".into(),
-            "-o".into(),
-            "row".into(),
-            corpus.join("sshd.log").display().to_string(),
-            "sshd[mode=aggressive]".into(),
-        ],
-        vec![
-            "-o".into(),
-            "matches".into(),
-            corpus.join("sshd.log").display().to_string(),
-            "sshd".into(),
-        ],
-        vec![
-            "-o".into(),
-            "<F-USER>|<fid>|<ip>|<family>".into(),
-            corpus.join("sshd.log").display().to_string(),
-            "sshd".into(),
-        ],
-        vec![
-            "Nov 20 10:00:01 host sshd[123]: Failed password for root from 192.0.2.1 port 22 ssh2"
-                .into(),
-            r"from <HOST> port \d+".into(),
-            "root".into(),
-        ],
+        (
+            &["-r", "-o", "row"],
+            "sshd.log",
+            "sshd[mode=aggressive]",
+            None,
+        ),
+        (&["-o", "matches"], "sshd.log", "sshd", None),
+        (
+            &["-o", "<F-USER>|<fid>|<ip>|<family>"],
+            "sshd.log",
+            "sshd",
+            None,
+        ),
+        (
+            &[],
+            "Nov 20 10:00:01 host sshd[123]: Failed password for root from 192.0.2.1 port 22 ssh2",
+            r"from <HOST> port \d+",
+            Some("root"),
+        ),
     ];
+    let cases: Vec<Vec<String>> = cases
+        .iter()
+        .map(|(opts, log, regex, ignore)| {
+            let log = if log.ends_with(".log") {
+                corpus.join(log).display().to_string()
+            } else {
+                log.to_string()
+            };
+            let mut a: Vec<String> = opts.iter().map(|o| o.to_string()).collect();
+            a.extend([log, regex.to_string()]);
+            a.extend(ignore.map(str::to_string));
+            a
+        })
+        .collect();
     let mut differ = Vec::new();
     for args in &cases {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();

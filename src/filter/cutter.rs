@@ -81,7 +81,7 @@ pub struct LineCutter {
     pub count_pref: bool,
     /// Send every line to the matcher (e.g. when `-v` wants the prefregex
     /// groups of every line).
-    pub no_skip: bool,
+    pub(crate) no_skip: bool,
     /// A running daemon dates a dateless line now.
     check_find_time: bool,
     scratch: String,

@@ -1,13 +1,13 @@
 //! The per-line matcher: log line in, failures out.
 //!
-//! This is fail2ban's `Filter.processLine`/`findFailure`: cut the date out
-//! of the line, keep the last `maxlines` lines, run `prefregex`, then the
-//! failregexes in order and the ignoreregexes, merge multi-line failures
-//! and turn the matched groups into a failure id. It is pure: the caller
-//! passes the time, and host names are resolved through a `Resolver`.
+//! This is fail2ban's `Filter.processLine`/`findFailure`. Stage one
+//! (`cutter`) cuts the date out and rules out failregexes; this stage keeps
+//! the last `maxlines` lines, runs `prefregex`, then the failregexes in
+//! order and the ignoreregexes, merges multi-line failures and turns the
+//! matched groups into a failure id. It is pure: the caller passes the
+//! time, and host names are resolved through a `Resolver`.
 //!
-//! The hot path (a line that matches nothing) allocates nothing: the
-//! searched text is built in a reused buffer, and group values are only
+//! A line stage one skips costs nothing here; group values are only
 //! copied out once a failregex has matched.
 
 use super::compiled::{Compiled, Hit};
@@ -54,15 +54,6 @@ pub struct MatchMode {
     pub raw_host: bool,
     /// Skip matches on lines without a date (the daemon; not fail2ban-regex).
     pub check_find_time: bool,
-}
-
-/// What stage one found, as stage two uses it.
-struct Found {
-    date: Option<f64>,
-    time_int: bool,
-    candidates: Option<u128>,
-    verified: bool,
-    split: Option<(Option<usize>, usize, usize)>,
 }
 
 /// What one line produced.
@@ -113,9 +104,14 @@ pub struct Matcher {
     buffer: Vec<TupleLine>,
     mlfid: MlfidCache,
     scratch: String,
-    /// Return the prefregex's groups (fail2ban-regex `-v`); the cutter must
-    /// then let every line through (`LineCutter::no_skip`).
-    pub want_pref_groups: bool,
+    /// Return the prefregex's groups (fail2ban-regex `-v`).
+    want_pref_groups: bool,
+}
+
+/// fail2ban checks the ignoreregexes before anything else when a filter
+/// has fewer of them than failregexes, less two.
+fn ignores_first(ignore: &[Compiled], fail: &[Compiled]) -> bool {
+    !ignore.is_empty() && ignore.len() + 2 < fail.len()
 }
 
 impl Matcher {
@@ -149,7 +145,7 @@ impl Matcher {
             .and_then(|p| PrefSplit::new(&resolve_tags(p, def.use_dns)));
         // Skipping lines early is exact only where no ignoreregex runs
         // before the failregexes and the buffer holds one line.
-        let early_ignore = !ignore.is_empty() && ignore.len() + 2 < fail.len();
+        let early_ignore = ignores_first(&ignore, &fail);
         let cutter = LineCutter::new(
             def,
             pref.clone(),
@@ -182,12 +178,11 @@ impl Matcher {
         self.pref.as_ref().map(|p| p.source.as_str())
     }
 
-    pub fn failregexes(&self) -> impl Iterator<Item = &str> {
-        self.fail.iter().map(|c| c.source.as_str())
-    }
-
-    pub fn ignoreregexes(&self) -> impl Iterator<Item = &str> {
-        self.ignore.iter().map(|c| c.source.as_str())
+    /// Report the prefregex's groups of every line (fail2ban-regex `-v`),
+    /// which makes stage one let every line through.
+    pub fn set_want_pref_groups(&mut self, yes: bool) {
+        self.want_pref_groups = yes;
+        self.cutter.no_skip = yes;
     }
 
     /// The multi-line buffer (fail2ban-regex tracks which lines left it).
@@ -217,15 +212,7 @@ impl Matcher {
         if p.skip {
             return out;
         }
-        let tuple = p.tuple(line);
-        let found = Found {
-            date: p.date,
-            time_int: p.time_int,
-            candidates: p.candidates,
-            verified: p.verified,
-            split: p.split,
-        };
-        self.find_failures(tuple, found, now, resolver, &mut out);
+        self.find_failures(p.tuple(line), p, now, resolver, &mut out);
         out
     }
 
@@ -258,7 +245,7 @@ impl Matcher {
     fn find_failures(
         &mut self,
         tuple: TupleLine,
-        found: Found,
+        found: &Prepared,
         now: f64,
         resolver: &dyn Resolver,
         out: &mut LineOutcome,
@@ -277,10 +264,7 @@ impl Matcher {
         let mut buf = std::mem::take(&mut self.scratch);
         Self::build_buf(&org_lines, &mut buf);
 
-        if !self.ignore.is_empty()
-            && self.ignore.len() + 2 < self.fail.len()
-            && self.ignore_hits(&buf, &mut out.ignored_by)
-        {
+        if ignores_first(&self.ignore, &self.fail) && self.ignore_hits(&buf, &mut out.ignored_by) {
             self.scratch = buf;
             return;
         }

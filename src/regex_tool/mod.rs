@@ -77,7 +77,7 @@ pub fn main() -> i32 {
     }
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let code = match Run::new(&args, &mut w).and_then(|mut r| r.start(&args, &mut w)) {
+    let code = match Run::new(&args, &mut w).and_then(|mut r| r.start(&mut w)) {
         Ok(()) => 0,
         Err(msg) => {
             if !msg.is_empty() {
@@ -220,7 +220,8 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn start(&mut self, args: &Args, w: &mut dyn Write) -> Result<(), String> {
+    fn start(&mut self, w: &mut dyn Write) -> Result<(), String> {
+        let args = self.args;
         if let Some(d) = &args.datepattern {
             self.set_datepattern(d, false, w)?;
         }
@@ -253,8 +254,7 @@ impl<'a> Run<'a> {
         };
         let mut matcher = Matcher::new(&self.regexes, mode).map_err(|e| format!("ERROR: {e}"))?;
         matcher.cutter.count_pref = args.out.is_none();
-        matcher.want_pref_groups = args.out.is_none() && args.verbosity() > 0;
-        matcher.cutter.no_skip = matcher.want_pref_groups;
+        matcher.set_want_pref_groups(args.out.is_none() && args.verbosity() > 0);
         let mut dates = self.dates.take().unwrap_or_else(DateDetector::new_default);
         if let Some(tz) = args.timezone.as_deref().filter(|tz| !tz.is_empty()) {
             dates.set_timezone(tz).map_err(|e| format!("ERROR: {e}"))?;
