@@ -107,11 +107,11 @@ impl Compiled {
 
     /// Python's `groupdict()` plus fail2ban's alt_/tuple_ merging.
     pub fn groups(&self, hit: &Hit<'_>) -> Groups {
-        let mut g: Groups = self
-            .names
-            .iter()
-            .map(|(i, n)| (n.clone(), hit.caps.text(*i).map(str::to_string)))
-            .collect();
+        let mut g = Groups::with_capacity(self.names.len() + self.complex.len());
+        for (i, n) in &self.names {
+            // Python's group names are unique within a pattern.
+            g.push_new(n.clone(), hit.caps.text(*i).map(str::to_string));
+        }
         for c in &self.complex {
             match c {
                 Complex::Alt { group, target } => {

@@ -8,6 +8,9 @@
 
 use std::sync::Arc;
 
+use regex_automata::PatternSet;
+use regex_automata::meta::{self, Cache};
+
 use super::compiled::Compiled;
 use super::date::DateDetector;
 use super::failure::TupleLine;
@@ -61,13 +64,59 @@ impl Prepared {
     }
 }
 
+/// The last date seen: its time and text. The text is shared only when a
+/// dateless line needs it, so a dated line costs no allocation.
+struct LastDate {
+    time: f64,
+    text: String,
+    shared: Option<Arc<str>>,
+}
+
+impl LastDate {
+    fn set(&mut self, time: f64, text: &str) {
+        self.time = time;
+        if self.text != text {
+            self.text.clear();
+            self.text.push_str(text);
+            self.shared = None;
+        }
+    }
+
+    fn shared(&mut self) -> Arc<str> {
+        self.shared
+            .get_or_insert_with(|| Arc::from(self.text.as_str()))
+            .clone()
+    }
+}
+
+/// The set of relaxed failregexes with its search cache and result buffer,
+/// both reused from line to line.
+struct Prefilter {
+    set: meta::Regex,
+    cache: Cache,
+    hits: PatternSet,
+}
+
+impl Prefilter {
+    /// The failregexes that may match `buf`, one bit each (0: none).
+    fn candidates(&mut self, buf: &[u8]) -> u128 {
+        self.hits.clear();
+        self.set.which_overlapping_matches_with(
+            &mut self.cache,
+            &regex_automata::Input::new(buf),
+            &mut self.hits,
+        );
+        self.hits.iter().fold(0u128, |m, i| m | 1 << i.as_usize())
+    }
+}
+
 /// Dates plus the prefilter: one `RegexSet` of every failregex's relaxed
 /// form (see `pyre::relaxed`), run once per line.
 #[derive(Default)]
 pub struct LineCutter {
     pub dates: Option<DateDetector>,
-    last_date: Option<(f64, Arc<str>)>,
-    prefilter: Option<regex::bytes::RegexSet>,
+    last_date: Option<LastDate>,
+    prefilter: Option<Prefilter>,
     /// The prefregex, to count the lines it matches that are skipped.
     pref: Option<Compiled>,
     /// The prefregex as two DFA searches, when its shape allows.
@@ -127,7 +176,7 @@ impl LineCutter {
             date,
             time_int,
             last_date_text: match cut {
-                Cut::LastDate => self.last_date.as_ref().map(|d| d.1.clone()),
+                Cut::LastDate => self.last_date.as_mut().map(LastDate::shared),
                 _ => None,
             },
             candidates: None,
@@ -138,7 +187,7 @@ impl LineCutter {
         };
         let Some(set) = self
             .prefilter
-            .as_ref()
+            .as_mut()
             .filter(|_| !self.no_skip && line.is_ascii())
         else {
             return p;
@@ -154,15 +203,14 @@ impl LineCutter {
             Cut::Whole | Cut::LastDate => buf.push_str(line),
         }
         buf.push('\n');
-        let found = set.matches(buf.as_bytes());
-        if !found.matched_any() {
+        let mut mask = set.candidates(buf.as_bytes());
+        if mask == 0 {
             p.skip = true;
             if self.count_pref {
                 p.pref_matched = self.pref.as_ref().is_some_and(|r| r.is_match(buf));
             }
             return p;
         }
-        let mut mask = found.iter().fold(0u128, |m, i| m | 1 << i);
         // The text the failregexes will search, if it is cheap to know.
         let target = match (&self.pref_split, &self.pref) {
             (Some(split), _) => match split.apply(buf) {
@@ -216,13 +264,23 @@ impl LineCutter {
         if hit.start == hit.end {
             // An optional date that matched empty: last date or now.
             return match &self.last_date {
-                Some((t, _)) if *t > now - 60.0 => (Cut::LastDate, Some(*t), false),
+                Some(d) if d.time > now - 60.0 => (Cut::LastDate, Some(d.time), false),
                 _ => (span, Some(now), false),
             };
         }
         match hit.time {
             Some(t) => {
-                self.last_date = Some((t, Arc::from(&line[hit.start..hit.end])));
+                let text = &line[hit.start..hit.end];
+                match &mut self.last_date {
+                    Some(d) => d.set(t, text),
+                    None => {
+                        self.last_date = Some(LastDate {
+                            time: t,
+                            text: text.to_string(),
+                            shared: None,
+                        })
+                    }
+                }
                 (span, Some(t), hit.integral)
             }
             // A date-like text that is no valid date: fail2ban cuts it out
@@ -238,7 +296,7 @@ impl LineCutter {
     /// when it is recent, now for a running daemon, else no date.
     fn dateless(&self, cut: Cut, now: f64) -> (Cut, Option<f64>) {
         match &self.last_date {
-            Some((t, _)) if *t > now - 60.0 => (Cut::LastDate, Some(*t)),
+            Some(d) if d.time > now - 60.0 => (Cut::LastDate, Some(d.time)),
             _ if self.check_find_time => (cut, Some(now)),
             _ => (cut, None),
         }
@@ -248,7 +306,7 @@ impl LineCutter {
 /// The set of relaxed failregexes; None when one has no relaxed form or
 /// there are more than a candidate mask holds (then every regex is
 /// searched on every line).
-fn prefilter(def: &FilterRegexes) -> Option<regex::bytes::RegexSet> {
+fn prefilter(def: &FilterRegexes) -> Option<Prefilter> {
     if def.failregex.len() > 128 {
         return None;
     }
@@ -259,9 +317,23 @@ fn prefilter(def: &FilterRegexes) -> Option<regex::bytes::RegexSet> {
         .collect();
     // ASCII classes keep the automaton small; the set is only consulted
     // for ASCII lines, where ASCII and Unicode classes agree.
-    regex::bytes::RegexSetBuilder::new(pats?)
-        .unicode(false)
-        .size_limit(10 << 20)
-        .build()
-        .ok()
+    let set = meta::Regex::builder()
+        .configure(
+            meta::Config::new()
+                .match_kind(regex_automata::MatchKind::All)
+                .utf8_empty(false)
+                .nfa_size_limit(Some(10 << 20)),
+        )
+        .syntax(
+            regex_automata::util::syntax::Config::new()
+                .unicode(false)
+                .utf8(false),
+        )
+        .build_many(&pats?)
+        .ok()?;
+    Some(Prefilter {
+        cache: set.create_cache(),
+        hits: PatternSet::new(set.pattern_len()),
+        set,
+    })
 }

@@ -29,12 +29,25 @@ impl Groups {
     }
 
     /// Sets a value, keeping the place of an existing name.
-    pub fn insert(&mut self, k: impl Into<Arc<str>>, v: Option<String>) {
-        let k = k.into();
+    pub fn insert(&mut self, k: &str, v: Option<String>) {
+        match self.0.iter_mut().find(|(n, _)| n.as_ref() == k) {
+            Some(slot) => slot.1 = v,
+            None => self.0.push((interned(k), v)),
+        }
+    }
+
+    /// `insert` for a name already shared.
+    pub fn insert_shared(&mut self, k: Arc<str>, v: Option<String>) {
         match self.0.iter_mut().find(|(n, _)| *n == k) {
             Some(slot) => slot.1 = v,
             None => self.0.push((k, v)),
         }
+    }
+
+    /// Appends a name known not to be present yet.
+    pub(crate) fn push_new(&mut self, k: Arc<str>, v: Option<String>) {
+        debug_assert!(self.get(&k).is_none());
+        self.0.push((k, v));
     }
 
     pub fn remove(&mut self, k: &str) -> Option<Option<String>> {
@@ -59,6 +72,25 @@ impl Groups {
     }
 }
 
+/// One shared copy of each group name, so that naming a group (e.g.
+/// `mlfid` or `nofail` set by the matcher) allocates only the first time.
+fn interned(k: &str) -> Arc<str> {
+    thread_local! {
+        static NAMES: std::cell::RefCell<Vec<Arc<str>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    NAMES.with_borrow_mut(|names| {
+        if let Some(n) = names.iter().find(|n| n.as_ref() == k) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(k);
+        // Group names come from filter files: a few dozen at most.
+        if names.len() < 256 {
+            names.push(n.clone());
+        }
+        n
+    })
+}
+
 impl IntoIterator for Groups {
     type Item = (Arc<str>, Option<String>);
     type IntoIter = std::vec::IntoIter<(Arc<str>, Option<String>)>;
@@ -71,7 +103,7 @@ impl Extend<(Arc<str>, Option<String>)> for Groups {
     /// Python's `dict.update`.
     fn extend<I: IntoIterator<Item = (Arc<str>, Option<String>)>>(&mut self, it: I) {
         for (k, v) in it {
-            self.insert(k, v);
+            self.insert_shared(k, v);
         }
     }
 }

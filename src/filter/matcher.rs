@@ -250,8 +250,8 @@ impl Matcher {
         resolver: &dyn Resolver,
         out: &mut LineOutcome,
     ) {
-        let date = found.date;
-        if self.maxlines > 1 {
+        let multi = self.maxlines > 1;
+        if multi {
             self.buffer.push(tuple);
             let excess = self.buffer.len().saturating_sub(self.maxlines);
             self.buffer.drain(..excess);
@@ -259,26 +259,50 @@ impl Matcher {
             self.buffer.clear();
             self.buffer.push(tuple);
         }
-        // The buffer as it was before any match changed it.
-        let org_lines = self.buffer.clone();
+        // The buffer as it was before any match changed it. A single-line
+        // buffer is lent rather than copied, and given back below.
+        let org_lines = if multi {
+            self.buffer.clone()
+        } else {
+            std::mem::take(&mut self.buffer)
+        };
         let mut buf = std::mem::take(&mut self.scratch);
         Self::build_buf(&org_lines, &mut buf);
+        self.match_buffer(&org_lines, &mut buf, found, now, resolver, out);
+        self.scratch = buf;
+        if !multi {
+            self.buffer = org_lines;
+        }
+    }
 
-        if ignores_first(&self.ignore, &self.fail) && self.ignore_hits(&buf, &mut out.ignored_by) {
-            self.scratch = buf;
+    /// The prefregex, failregexes and ignoreregexes on the text `buf` of
+    /// the buffer lines `org_lines`.
+    fn match_buffer(
+        &mut self,
+        org_lines: &[TupleLine],
+        buf: &mut String,
+        found: &Prepared,
+        now: f64,
+        resolver: &dyn Resolver,
+        out: &mut LineOutcome,
+    ) {
+        let date = found.date;
+        let multi = self.maxlines > 1;
+        if ignores_first(&self.ignore, &self.fail) && self.ignore_hits(buf, &mut out.ignored_by) {
             return;
         }
 
         let mut pre_groups = Groups::new();
-        let mut content: Option<String> = None;
+        // The content as a range of `buf`, or as text of its own.
+        let mut content: Option<Result<(usize, usize), String>> = None;
         let split = match (
             &self.pref_split,
-            self.maxlines == 1 && !self.want_pref_groups,
+            !multi && !self.want_pref_groups,
             found.split,
         ) {
             // Stage one found it already, in this same text.
             (Some(_), true, Some((m, c0, c1))) => Split::Groups(m.map(|e| &buf[..e]), &buf[c0..c1]),
-            (Some(s), true, None) => s.apply(&buf),
+            (Some(s), true, None) => s.apply(buf),
             _ => Split::Unsure,
         };
         if let Split::Groups(mlfid, c) = split {
@@ -286,13 +310,12 @@ impl Matcher {
             if let Some(m) = mlfid {
                 pre_groups.insert("mlfid", Some(m.to_string()));
             }
-            content = Some(c.to_string());
+            let c0 = c.as_ptr() as usize - buf.as_ptr() as usize;
+            content = Some(Ok((c0, c0 + c.len())));
         } else if matches!(split, Split::NoMatch) {
-            self.scratch = buf;
             return;
         } else if let Some(pref) = &self.pref {
-            let Some(hit) = pref.search(&buf) else {
-                self.scratch = buf;
+            let Some(hit) = pref.search(buf) else {
                 return;
             };
             out.pref_matched = true;
@@ -300,20 +323,39 @@ impl Matcher {
                 out.pref_groups = Some(pref.ordered_groups(&hit));
             }
             pre_groups = pref.groups(&hit);
-            if let Some(Some(c)) = pre_groups.remove("content") {
-                content = Some(c).filter(|c| !c.is_empty());
+            if let Some(Some(c)) = pre_groups.remove("content")
+                && !c.is_empty()
+            {
+                content = Some(Err(c));
             }
         }
         let mut buf_valid = true;
-        if let Some(c) = content {
-            self.buffer = vec![TupleLine::plain(&c)];
-            buf_valid = false;
+        match content {
+            // One line: the content simply becomes the text searched.
+            Some(Ok((c0, c1))) if !multi => {
+                buf.truncate(c1);
+                buf.replace_range(..c0, "");
+                buf.push('\n');
+            }
+            Some(c) => {
+                let text = match &c {
+                    Ok((c0, c1)) => &buf[*c0..*c1],
+                    Err(t) => t.as_str(),
+                };
+                self.buffer = vec![TupleLine::plain(text)];
+                if multi {
+                    buf_valid = false;
+                } else {
+                    Self::build_buf(&self.buffer, buf);
+                }
+            }
+            None => {}
         }
         let def_raw = self.mode.raw_host || self.use_dns == UseDns::Raw;
 
         for idx in 0..self.fail.len() {
             if !buf_valid {
-                Self::build_buf(&self.buffer, &mut buf);
+                Self::build_buf(&self.buffer, buf);
                 buf_valid = true;
             }
             if found.candidates.is_some_and(|m| m & (1 << idx) == 0) {
@@ -322,25 +364,27 @@ impl Matcher {
             let re = &self.fail[idx];
             // For the linear engine a yes/no answer is far cheaper than
             // captures, and most candidates of a line do not match it.
-            if !re.is_fancy() && !found.verified && !re.is_match(&buf) {
+            if !re.is_fancy() && !found.verified && !re.is_match(buf) {
                 continue;
             }
-            let Some(hit) = re.search(&buf) else { continue };
+            let Some(hit) = re.search(buf) else { continue };
             let groups = re.groups(&hit);
-            let (matched, unmatched) = split_matched(re, &hit, &buf, &org_lines);
+            let (matched, unmatched) = split_matched(re, &hit, buf, org_lines);
             if !self.ignore.is_empty() {
-                let ignored = if self.maxlines > 1 {
+                let ignored = if multi {
                     let mut b = String::new();
                     Self::build_buf(&matched, &mut b);
                     self.ignore_hits(&b, &mut out.ignored_by)
                 } else {
-                    self.ignore_hits(&buf, &mut out.ignored_by)
+                    self.ignore_hits(buf, &mut out.ignored_by)
                 };
                 if ignored {
-                    if !self.mode.check_all || self.maxlines > 1 {
+                    if !self.mode.check_all || multi {
                         self.buffer = unmatched.clone();
                     }
-                    buf_valid = false;
+                    // One line: either it is kept (all regexes checked) or
+                    // the loop ends here.
+                    buf_valid = !multi;
                     if !self.mode.check_all {
                         break;
                     }
@@ -351,9 +395,15 @@ impl Matcher {
                 // The daemon cannot place a dateless line in time.
                 continue;
             }
-            if !self.mode.check_all || self.maxlines > 1 {
-                self.buffer = unmatched;
-                buf_valid = false;
+            if !self.mode.check_all || multi {
+                if multi {
+                    self.buffer = unmatched;
+                    buf_valid = false;
+                } else {
+                    // The one line matched: nothing is left to search.
+                    buf.clear();
+                    buf.push('\n');
+                }
             }
             let mut fail = FailData {
                 groups: if pre_groups.is_empty() {
@@ -429,7 +479,6 @@ impl Matcher {
                 break;
             }
         }
-        self.scratch = buf;
     }
 
     /// The failure id for an address or id taken as it is (fail2ban's

@@ -143,7 +143,7 @@ impl MlfidCache {
             }
             for (k, v) in fail.groups {
                 if v.is_some() {
-                    cached.groups.insert(k, v);
+                    cached.groups.insert_shared(k, v);
                 }
             }
             cached.pending |= fail.pending;

@@ -118,13 +118,25 @@ pub(crate) static ZONE_GENERATION: std::sync::atomic::AtomicU64 =
     std::sync::atomic::AtomicU64::new(0);
 
 /// A cached local hour: (year, month, day, hour, zone generation) → the
-/// epoch of its first second, and when that was computed.
+/// epoch of its first second, when that was computed, and how many times it
+/// was used since the clock was last read.
 type HourKey = (i64, i64, i64, i64, u64);
 
-thread_local! {
-    static HOUR: std::cell::Cell<Option<(HourKey, i64, std::time::Instant)>> =
-        const { std::cell::Cell::new(None) };
+#[derive(Clone, Copy)]
+struct CachedHour {
+    key: HourKey,
+    base: i64,
+    at: std::time::Instant,
+    uses: u32,
 }
+
+thread_local! {
+    static HOUR: std::cell::Cell<Option<CachedHour>> = const { std::cell::Cell::new(None) };
+}
+
+/// The clock is read once per this many uses of a cached hour, not on
+/// every line.
+const CLOCK_EVERY: u32 = 256;
 
 /// How long a cached hour is trusted: libc re-reads /etc/localtime when
 /// it changes, and so do we, within this delay.
@@ -139,18 +151,27 @@ pub(crate) fn mktime_local(n: Naive) -> Option<f64> {
     let (y, mo, d, h, mi, s) = n.parts();
     let zone_gen = ZONE_GENERATION.load(std::sync::atomic::Ordering::Relaxed);
     let key = (y, mo, d, h, zone_gen);
-    if let Some((_, base, _)) = HOUR
-        .get()
-        .filter(|(k, _, at)| *k == key && at.elapsed() < HOUR_CACHE_TTL)
-    {
-        return Some((base + mi * 60 + s) as f64);
+    if let Some(mut c) = HOUR.get().filter(|c| c.key == key) {
+        c.uses += 1;
+        if c.uses < CLOCK_EVERY || c.at.elapsed() < HOUR_CACHE_TTL {
+            if c.uses >= CLOCK_EVERY {
+                c.uses = 0;
+            }
+            HOUR.set(Some(c));
+            return Some((c.base + mi * 60 + s) as f64);
+        }
     }
     let start = mktime_raw(y, mo, d, h, 0, 0);
     let end = mktime_raw(y, mo, d, h, 59, 59);
     if let (Some(a), Some(b)) = (start, end)
         && b - a == 3599
     {
-        HOUR.set(Some((key, a, std::time::Instant::now())));
+        HOUR.set(Some(CachedHour {
+            key,
+            base: a,
+            at: std::time::Instant::now(),
+            uses: 0,
+        }));
         return Some((a + mi * 60 + s) as f64);
     }
     // An hour with a zone change inside: ask libc for this very second.
