@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::failure::Groups;
 use super::pyre::{Dollar, PyCaptures, PyReError, PyRegex};
 use super::tags::{Complex, UseDns, complex_groups, linearize, resolve_tags};
+use super::unfancy;
 
 /// Groups that can identify a failure, in fail2ban's order of preference.
 pub const FAILURE_ID_GROUPS: [&str; 4] = ["fid", "ip4", "ip6", "dns"];
@@ -20,7 +21,9 @@ pub struct Compiled {
     /// The pattern as written in the filter (what reports print).
     pub source: String,
     re: PyRegex,
-    names: Vec<(usize, Arc<str>)>,
+    /// Each named group with its group numbers: several when `unfancy`
+    /// copied it into alternatives (at most one of them takes part).
+    names: Vec<(Box<[usize]>, Arc<str>)>,
     complex: Vec<Complex>,
     skiplines: usize,
 }
@@ -52,12 +55,28 @@ impl Compiled {
         } else {
             Dollar::SingleLineBuffer
         };
-        let re = PyRegex::with_options(&resolved, dollar, multiline)?;
-        let names: Vec<(usize, Arc<str>)> = re
-            .group_names()
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, n)| n.map(|n| (i, Arc::from(n))))
+        let mut re = PyRegex::with_options(&resolved, dollar, multiline)?;
+        // Python's group order, which reports and failure data keep.
+        let order: Vec<String> = re.group_names().into_iter().flatten().collect();
+        if re.is_fancy()
+            && let Some(Ok(linear)) =
+                unfancy::rewrite(&resolved).map(|p| PyRegex::with_options(&p, dollar, multiline))
+            && !linear.is_fancy()
+        {
+            re = linear;
+        }
+        let numbered = re.group_names();
+        let names: Vec<(Box<[usize]>, Arc<str>)> = order
+            .iter()
+            .map(|name| {
+                let at = numbered
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| n.as_deref().map(unfancy::canonical_name) == Some(name))
+                    .map(|(i, _)| i)
+                    .collect();
+                (at, Arc::from(name.as_str()))
+            })
             .collect();
         let complex = complex_groups(names.iter().map(|(_, n)| n.as_ref()));
         let skiplines = names
@@ -101,16 +120,16 @@ impl Compiled {
     pub fn ordered_groups(&self, hit: &Hit<'_>) -> Vec<(String, Option<String>)> {
         self.names
             .iter()
-            .map(|(i, n)| (n.to_string(), hit.caps.text(*i).map(str::to_string)))
+            .map(|(at, n)| (n.to_string(), text(hit, at).map(str::to_string)))
             .collect()
     }
 
     /// Python's `groupdict()` plus fail2ban's alt_/tuple_ merging.
     pub fn groups(&self, hit: &Hit<'_>) -> Groups {
         let mut g = Groups::with_capacity(self.names.len() + self.complex.len());
-        for (i, n) in &self.names {
+        for (at, n) in &self.names {
             // Python's group names are unique within a pattern.
-            g.push_new(n.clone(), hit.caps.text(*i).map(str::to_string));
+            g.push_new(n.clone(), text(hit, at).map(str::to_string));
         }
         for c in &self.complex {
             match c {
@@ -141,12 +160,23 @@ impl Compiled {
     pub fn skipped_lines(&self, hit: &Hit<'_>) -> Vec<String> {
         let mut all = String::new();
         for n in 0..self.skiplines {
-            if let Some(s) = hit.caps.name(&format!("skiplines{n}")) {
+            let name = format!("skiplines{n}");
+            if let Some(s) = self
+                .names
+                .iter()
+                .find(|(_, k)| k.as_ref() == name)
+                .and_then(|(at, _)| text(hit, at))
+            {
                 all.push_str(s);
             }
         }
         py_splitlines(&all)
     }
+}
+
+/// A named group's text: that of whichever of its copies took part.
+fn text<'t>(hit: &Hit<'t>, at: &[usize]) -> Option<&'t str> {
+    at.iter().find_map(|i| hit.caps.text(*i))
 }
 
 /// fail2ban keeps tuple values as Python tuples; their text is the repr.

@@ -198,7 +198,7 @@ mod tests {
     fn data(pairs: &[(&str, &str)]) -> FailData {
         let mut d = FailData::default();
         for (k, v) in pairs {
-            d.groups.insert(*k, Some(v.to_string()));
+            d.groups.insert(k, Some(v.to_string()));
         }
         d
     }

@@ -14,3 +14,4 @@ pub mod mlfid;
 pub mod prefsplit;
 pub mod pyre;
 pub mod tags;
+pub mod unfancy;

@@ -51,7 +51,7 @@ pub fn run(
             }
             // The clock moves on little between lines: read it now and then.
             count = count.wrapping_add(1);
-            if count % CLOCK_EVERY == 0 {
+            if count.is_multiple_of(CLOCK_EVERY) {
                 now = super::now();
             }
             let prepared = cutter.prepare(&raw, now);

@@ -135,7 +135,8 @@ pub struct DateDetector {
     first_unused: usize,
     /// Local time of the last whole second seen, so `localtime_r` runs
     /// once per second of log, not per line.
-    now_cache: Option<(i64, Option<LocalNow>)>,
+    /// The last `now` seen (its bits), its whole second and local form.
+    now_cache: Option<(u64, i64, Option<LocalNow>)>,
 }
 
 /// Only for checking a `datepattern` up front; the real `%ExY` span is
@@ -355,17 +356,21 @@ impl DateDetector {
         }
     }
 
-    /// The local broken-down "now", cached per second.
+    /// The local broken-down "now", cached per second (and per value of
+    /// `now`, which callers pass unchanged for runs of lines).
     fn local_now(&mut self, now: f64) -> Option<LocalNow> {
-        let secs = civil::whole_second(now)?;
-        match self.now_cache {
-            Some((t, v)) if t == secs => v,
-            _ => {
-                let v = LocalNow::at_second(secs);
-                self.now_cache = Some((secs, v));
-                v
-            }
+        if let Some((bits, _, v)) = self.now_cache
+            && bits == now.to_bits()
+        {
+            return v;
         }
+        let secs = civil::whole_second(now)?;
+        let v = match self.now_cache {
+            Some((_, t, v)) if t == secs => v,
+            _ => LocalNow::at_second(secs),
+        };
+        self.now_cache = Some((now.to_bits(), secs, v));
+        v
     }
 }
 

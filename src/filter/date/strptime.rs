@@ -134,6 +134,17 @@ const DAYS: [&str; 7] = [
 /// three-letter abbreviation.
 fn name_index(text: &str, names: &[&'static str], abbreviated: bool) -> Option<i64> {
     let full = |n: &'static str| if abbreviated { &n[..3] } else { n };
+    if abbreviated && let [a, b, c] = text.as_bytes() {
+        // The hot case (syslog's `%b`): three ASCII letters, one compare each.
+        let key = |x: &[u8]| u32::from_le_bytes([x[0] | 0x20, x[1] | 0x20, x[2] | 0x20, 0]);
+        let want = key(&[*a, *b, *c]);
+        if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() && c.is_ascii_alphabetic() {
+            return names
+                .iter()
+                .position(|n| key(n.as_bytes()) == want)
+                .map(|i| i as i64);
+        }
+    }
     let found = if text.is_ascii() {
         // The common case, without allocating.
         names
