@@ -2,11 +2,12 @@
 //!
 //! The data path reads top to bottom in this crate's layout:
 //! `config` (fail2ban's INI dialect) feeds `filter` (Python-`re` dialect,
-//! dates, the per-line matcher), whose failures go to the jail and then
-//! to actions (next issues). `regex_tool` is the `fail2ban-regex` program
+//! dates, the per-line matcher), whose failures go to `jail` (failure
+//! counting, ban list) and then to actions (next steps). `regex_tool` is the `fail2ban-regex` program
 //! built on `config` and `filter`; binaries in `src/bin` only call into it.
 
 pub mod config;
 pub mod filter;
+pub mod jail;
 pub(crate) mod py;
 pub mod regex_tool;

@@ -21,10 +21,11 @@ pub mod filter;
 pub mod ini;
 mod interp;
 pub mod layered;
-mod omap;
+pub mod omap;
 pub mod options;
 mod shlex;
 mod store;
+pub mod stream;
 pub mod tags;
 
 pub use error::{ConfigError, InterpolationProblem, Location, SyntaxProblem};

@@ -94,6 +94,31 @@ impl<V> OrderedMap<V> {
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.entries.iter().map(|(_, v)| v)
     }
+
+    /// `dict.pop(key)`: the others keep their order.
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        let i = self.index.remove(key)?;
+        let (_, v) = self.entries.remove(i);
+        for (_, at) in self.index.iter_mut().filter(|(_, at)| **at > i) {
+            *at -= 1;
+        }
+        Some(v)
+    }
+
+    /// Keeps the entries `keep` accepts, in order; one pass for many removals.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &V) -> bool) {
+        self.entries.retain(|(k, v)| keep(k, v));
+        self.index.clear();
+        for (i, (k, _)) in self.entries.iter().enumerate() {
+            self.index.insert(k.clone(), i);
+        }
+    }
+
+    /// Empties the map, returning the entries in order.
+    pub fn drain(&mut self) -> Vec<(String, V)> {
+        self.index.clear();
+        std::mem::take(&mut self.entries)
+    }
 }
 
 impl<V: Clone> OrderedMap<V> {
@@ -128,5 +153,11 @@ mod tests {
         assert_eq!(got, vec![("a".into(), 3), ("b".into(), 2), ("c".into(), 4)]);
         assert_eq!(m.get("b"), Some(&2));
         assert!(m.get("z").is_none());
+        assert_eq!(m.remove("a"), Some(3));
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(m.get("c"), Some(&4));
+        m.retain(|k, _| k != "b");
+        assert_eq!(m.get("c"), Some(&4));
+        assert_eq!(m.len(), 1);
     }
 }

@@ -17,8 +17,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 
+use crate::py::py_repr;
 pub use args::Args;
-use out::{OutFormat, py_repr};
+use out::OutFormat;
 use report::{LineStats, RegexStat, lines_section, pprint_list, regex_section};
 
 use crate::config::filter::{FilterSource, is_filter_spec, resolve_filter};

@@ -6,6 +6,7 @@
 //! scripts written against it keep working.
 
 use crate::filter::failure::{Failure, Stamp, TupleLine, py_float};
+use crate::py::py_repr;
 
 /// The matched lines, one per line (`<matches>`).
 fn joined_matches(f: &Failure) -> String {
@@ -26,35 +27,6 @@ fn ticket_ip(f: &Failure) -> String {
         .clone()
         .or_else(|| f.id.clone())
         .unwrap_or_else(|| "None".into())
-}
-
-/// Python's `repr()` of a string.
-pub(crate) fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// Formats failures for one `-o` value.

@@ -1,0 +1,197 @@
+//! The jail: failures in, ban decisions out.
+//!
+//! This is the part of fail2ban between the filter and the actions: it
+//! counts each address's failures within `findtime` (`failures`), decides
+//! when `maxretry` is reached, and keeps the ban list with its expiry
+//! (`bans`). Everything here is pure: time comes from a `Clock`, so tests
+//! drive it with a fake one, and nothing runs a command.
+
+pub mod bans;
+pub mod failures;
+pub mod ignore;
+pub mod time;
+
+use std::cell::Cell;
+
+/// Where the jail reads the current time (Unix seconds).
+pub trait Clock {
+    fn now(&self) -> f64;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> f64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    }
+}
+
+/// A clock that stands still until moved (tests).
+#[derive(Debug, Default)]
+pub struct FakeClock(Cell<f64>);
+
+impl FakeClock {
+    pub fn at(t: f64) -> FakeClock {
+        FakeClock(Cell::new(t))
+    }
+
+    pub fn set(&self, t: f64) {
+        self.0.set(t);
+    }
+
+    pub fn advance(&self, secs: f64) {
+        self.0.set(self.0.get() + secs);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> f64 {
+        self.0.get()
+    }
+}
+
+use bans::{Added, BanManager, BanTicket};
+use failures::FailManager;
+use ignore::IgnoreList;
+
+use crate::filter::matcher::Resolver;
+
+/// What one failure led to, for logging and for the actions.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The id is on the ignore list ("Ignore <ip> by <source>").
+    Ignored(ignore::Source),
+    /// Counted ("Found <ip>"); `count` is its retry count now.
+    Found { count: u32 },
+    /// Counted and banned now: run the ban actions with this ticket.
+    Banned(BanTicket),
+    /// Counted, reached maxretry, but the id is banned already.
+    AlreadyBanned,
+    /// Counted, reached maxretry, but the ban would be over already.
+    Expired,
+}
+
+/// A jail's counting and ban list: fail2ban's `Filter.processLineAndAdd`
+/// and the ban half of its actions thread, without the I/O.
+#[derive(Debug, Default)]
+pub struct Jail {
+    pub fails: FailManager,
+    pub bans: BanManager,
+    pub ignore: IgnoreList,
+    /// Old failures are dropped at most this often (fail2ban: 5 s).
+    next_cleanup: f64,
+}
+
+impl Jail {
+    /// One failure of `id` at `time` (clamped to `now`: a failure is never
+    /// in the future) with its log lines.
+    pub fn failure(
+        &mut self,
+        id: &str,
+        time: f64,
+        matches: Vec<String>,
+        now: f64,
+        resolver: &dyn Resolver,
+    ) -> Outcome {
+        let time = time.min(now);
+        if let Some(source) = self.ignore.check(id, resolver) {
+            return Outcome::Ignored(source);
+        }
+        let count = self.fails.add_failure(id, time, matches);
+        if count < self.fails.max_retry {
+            return Outcome::Found { count };
+        }
+        let outcome = match self.fails.to_ban(id) {
+            None => Outcome::Found { count },
+            Some(t) => match self.bans.add(BanTicket::from_failures(t), now) {
+                Added::Banned => match self.bans.get(id) {
+                    Some(t) => Outcome::Banned(t.clone()),
+                    None => Outcome::Expired,
+                },
+                Added::AlreadyBanned { .. } => Outcome::AlreadyBanned,
+                Added::Expired => Outcome::Expired,
+            },
+        };
+        // fail2ban cleans up after each ban, and every 100 lines (the
+        // caller's part).
+        self.service(now);
+        outcome
+    }
+
+    /// Periodic upkeep: forget failures older than `findtime` (at most
+    /// every 5 s, as fail2ban).
+    pub fn service(&mut self, now: f64) {
+        if now >= self.next_cleanup {
+            self.next_cleanup = now + 5.0;
+            self.fails.cleanup(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::matcher::NoResolver;
+
+    #[test]
+    fn third_failure_bans_and_ignored_ids_never_count() {
+        let clock = FakeClock::at(1000.0);
+        let mut j = Jail::default();
+        j.ignore.set_from_option("192.0.2.0/28");
+        let ip = "198.51.100.9";
+        for n in 1..=2 {
+            let o = j.failure(
+                ip,
+                clock.now(),
+                vec![format!("line {n}")],
+                clock.now(),
+                &NoResolver,
+            );
+            assert_eq!(o, Outcome::Found { count: n });
+            clock.advance(10.0);
+        }
+        let Outcome::Banned(t) = j.failure(
+            ip,
+            clock.now(),
+            vec!["line 3".into()],
+            clock.now(),
+            &NoResolver,
+        ) else {
+            panic!("expected a ban");
+        };
+        assert_eq!((t.failures, t.matches.len(), t.time), (3, 3, 1020.0));
+        assert_eq!(j.fails.len(), 0);
+        assert_eq!(
+            j.failure("192.0.2.3", clock.now(), vec![], clock.now(), &NoResolver),
+            Outcome::Ignored(ignore::Source::Ip)
+        );
+        assert_eq!(j.fails.total, 3);
+        // Banned again while banned: counted, not banned twice.
+        for _ in 0..2 {
+            j.failure(ip, clock.now(), vec![], clock.now(), &NoResolver);
+        }
+        assert_eq!(
+            j.failure(ip, clock.now(), vec![], clock.now(), &NoResolver),
+            Outcome::AlreadyBanned
+        );
+        assert_eq!(j.bans.total, 1);
+    }
+
+    #[test]
+    fn old_log_lines_make_no_ban_and_future_ones_are_now() {
+        let mut j = Jail::default();
+        for _ in 0..2 {
+            j.failure("192.0.2.20", 4000.0, vec![], 5000.0, &NoResolver);
+        }
+        // Banned from 4000 for 600 s: over before it starts.
+        assert_eq!(
+            j.failure("192.0.2.20", 4000.0, vec![], 5000.0, &NoResolver),
+            Outcome::Expired
+        );
+        j.failure("192.0.2.21", 9e9, vec![], 5000.0, &NoResolver);
+        assert_eq!(j.fails.get("192.0.2.21").map(|t| t.time), Some(5000.0));
+    }
+}
