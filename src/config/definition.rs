@@ -173,6 +173,12 @@ impl DefinitionReader {
     /// init parameters over them, with `<tag>`s resolved. Conditional
     /// names (`x?family=inet6`) and their bases are left as they are.
     pub fn combined(&mut self) -> Result<OrderedMap<String>, ConfigError> {
+        self.combined_ignoring(&[])
+    }
+
+    /// `combined`, also leaving the tags `extra` as they are (actions keep
+    /// `<matches>`, `<bantime>` and the like for ban time).
+    pub fn combined_ignoring(&mut self, extra: &[&str]) -> Result<OrderedMap<String>, ConfigError> {
         let mut comb = self.opts.clone();
         comb.update(&self.init_opts);
         if comb.is_empty() {
@@ -181,6 +187,7 @@ impl DefinitionReader {
         let ignore: HashSet<String> = comb
             .keys()
             .filter_map(|k| conditional_section(k).map(|(base, _)| base.to_string()))
+            .chain(extra.iter().map(|e| e.to_string()))
             .collect();
         let result = substitute_recursive_tags(&comb, "", &ignore, |t| self.comb_option(t));
         result.map_err(|e| match e {

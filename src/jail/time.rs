@@ -76,6 +76,22 @@ fn span(s: &[char], from: usize, f: impl Fn(char) -> bool) -> usize {
 
 /// Seconds in a fail2ban time expression (`MyTime.str2seconds`).
 pub fn str2seconds(text: &str) -> Result<f64, TimeError> {
+    str2seconds_typed(text).map(|(v, _)| v)
+}
+
+/// The value as Python prints it (`fail2ban-client --str2sec`): an int
+/// unless a float literal, a month or year, or a division took part.
+pub fn str2seconds_text(text: &str) -> Result<String, TimeError> {
+    let (v, float) = str2seconds_typed(text)?;
+    Ok(if float || v.abs() >= 1e18 {
+        crate::filter::failure::py_float(v)
+    } else {
+        format!("{}", v as i64)
+    })
+}
+
+/// The seconds, and whether Python's result is a float.
+fn str2seconds_typed(text: &str) -> Result<(f64, bool), TimeError> {
     // '1d12h' -> '1d 12h': a space before each digit that follows a letter.
     let mut s: Vec<char> = Vec::with_capacity(text.len() + 8);
     for c in text.chars() {
@@ -118,17 +134,21 @@ pub fn str2seconds(text: &str) -> Result<f64, TimeError> {
     }
     let fail = |e: Fail| e(text.to_string());
     let toks = tokens(&out).ok_or_else(|| fail(TimeError::Invalid))?;
+    let float = toks
+        .iter()
+        .any(|t| matches!(t, Tok::Num(_, true) | Tok::Op('/')));
     let mut toks = toks.iter().peekable();
     match level(&mut toks, "+-").map_err(fail)? {
         _ if toks.next().is_some() => Err(fail(TimeError::Invalid)),
-        value if value.is_finite() => Ok(value + 0.0), // -0 is 0
+        value if value.is_finite() => Ok((value + 0.0, float)), // -0 is 0
         _ => Err(fail(TimeError::OutOfRange)),
     }
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Tok {
-    Num(f64),
+    /// A number literal; true when Python reads it as a float.
+    Num(f64, bool),
     Op(char),
 }
 
@@ -178,7 +198,8 @@ fn tokens(s: &[char]) -> Option<Vec<Tok>> {
             }
             '0'..='9' | '.' if operand => {
                 let (value, end) = number(s, i - 1)?;
-                toks.push(Tok::Num(value));
+                let float = s[i - 1..end].iter().any(|c| matches!(c, '.' | 'e' | 'E'));
+                toks.push(Tok::Num(value, float));
                 (i, line_start, operand) = (end, false, false);
             }
             _ => return None,
@@ -252,7 +273,7 @@ fn factor(toks: &mut Toks) -> Result<f64, Fail> {
         sign = if op == '-' { -sign } else { sign };
     }
     match toks.next() {
-        Some(&Tok::Num(v)) => Ok(sign * v),
+        Some(&Tok::Num(v, _)) => Ok(sign * v),
         Some(Tok::Op('(')) => match (level(toks, "+-")?, take(toks, ")")) {
             (v, Some(_)) => Ok(sign * v),
             _ => Err(TimeError::Invalid),

@@ -1,0 +1,181 @@
+//! `fail2ban-client`: the command line that reads the configuration and
+//! talks to the server.
+//!
+//! This step covers what needs no server: `-d` (the configuration as the
+//! command stream, printed exactly as fail2ban 1.0.2 prints it), `-t`
+//! (test the configuration), `--str2sec` and the version. Commands sent to
+//! a running server come with the server.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+
+use crate::config::jail::{jails_stream, server_stream};
+use crate::config::layered::RealFs;
+use crate::config::pathglob;
+use crate::config::stream::{Command, repr};
+
+/// fail2ban-client's options (fail2ban 1.0.2 names).
+#[derive(Parser, Debug)]
+#[command(
+    name = "fail2ban-client",
+    disable_version_flag = true,
+    about = "Fail2Ban v1.0.2 reads log file that contains password failure report\nand bans the corresponding IP addresses using firewall rules."
+)]
+pub struct Args {
+    /// configuration directory
+    #[arg(
+        short = 'c',
+        long = "conf",
+        value_name = "DIR",
+        default_value = "/etc/fail2ban"
+    )]
+    pub conf: PathBuf,
+    /// socket path
+    #[arg(short = 's', long = "socket", value_name = "FILE")]
+    pub socket: Option<PathBuf>,
+    /// pidfile path
+    #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+    /// dump configuration. For debugging
+    #[arg(short = 'd')]
+    pub dump: bool,
+    /// test configuration (can be also specified with start parameters)
+    #[arg(short = 't', long = "test")]
+    pub test: bool,
+    /// increase verbosity
+    #[arg(short = 'v', action = ArgAction::Count)]
+    pub verbose: u8,
+    /// decrease verbosity
+    #[arg(short = 'q', action = ArgAction::Count)]
+    pub quiet: u8,
+    /// convert time abbreviation format to seconds
+    #[arg(long = "str2sec", value_name = "STRING")]
+    pub str2sec: Option<String>,
+    /// print the version (-V returns machine-readable short format)
+    #[arg(short = 'V', long = "version")]
+    pub version: bool,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// The configuration's full command stream, with the problems fail2ban
+/// would log. `allow_no_files` as for `-d`.
+pub fn read_stream(
+    conf: &std::path::Path,
+    allow_no_files: bool,
+) -> (Result<Vec<Command>, String>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let glob = |p: &str| pathglob::existing(p);
+    let result = server_stream(&RealFs, conf, &mut warnings).and_then(|mut s| {
+        s.extend(jails_stream(
+            &RealFs,
+            conf,
+            &glob,
+            allow_no_files,
+            &mut warnings,
+        )?);
+        Ok(s)
+    });
+    (result.map_err(|e| e.to_string()), warnings)
+}
+
+/// What `-t` finds wrong beyond what fail2ban checks: jails skipped for a
+/// configuration error, regexes that do not compile, date patterns and
+/// time values that are not valid. fail2ban's `-t` passes such a
+/// configuration and the server fails later, or logs and goes on.
+pub fn check(stream: &[Command]) -> Vec<String> {
+    let g = crate::config::jailspec::gather(stream);
+    let mut problems = g.errors.clone();
+    for j in &g.jails {
+        let mode = crate::filter::matcher::MatchMode::default();
+        if let Err(e) = crate::filter::matcher::Matcher::new(&j.filter_regexes(), mode) {
+            problems.push(format!("jail '{}': {e}", j.name));
+        }
+        if let Some(dp) = &j.datepattern
+            && let Err(e) = crate::filter::date::DateDetector::from_patterns(dp)
+        {
+            problems.push(format!("jail '{}': datepattern {dp:?}: {e}", j.name));
+        }
+        for opt in ["bantime", "findtime", "bantime.maxtime", "bantime.rndtime"] {
+            if let Some(v) = j.options.get(opt).and_then(|v| v.as_str())
+                && let Err(e) = crate::jail::time::str2seconds(v)
+            {
+                problems.push(format!("jail '{}': {opt}: {e}", j.name));
+            }
+        }
+    }
+    problems
+}
+
+pub fn main() -> i32 {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp) {
+                print!("{e}");
+                return 0;
+            }
+            eprint!("{e}");
+            return 255;
+        }
+    };
+    if args.version {
+        println!("1.0.2");
+        return 0;
+    }
+    if let Some(t) = &args.str2sec {
+        return match crate::jail::time::str2seconds_text(t) {
+            Ok(v) => {
+                println!("{v}");
+                0
+            }
+            Err(e) => {
+                eprintln!("ERROR: {e}");
+                255
+            }
+        };
+    }
+    let verbose = i32::from(args.verbose) - i32::from(args.quiet);
+    if args.dump || args.test {
+        let (stream, warnings) = read_stream(&args.conf, args.dump);
+        if verbose >= 0 {
+            for w in &warnings {
+                eprintln!("WARNING {w}");
+            }
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ERROR Failed during configuration: {e}");
+                if args.test {
+                    println!("ERROR: test configuration failed");
+                }
+                return 255;
+            }
+        };
+        if args.dump {
+            for c in &stream {
+                println!("{}", repr(c));
+            }
+        }
+        if args.test {
+            let problems = check(&stream);
+            for p in &problems {
+                eprintln!("ERROR {p}");
+            }
+            if !problems.is_empty() {
+                println!("ERROR: test configuration failed");
+                return 255;
+            }
+            if args.command.is_empty() {
+                println!("OK: configuration test is successful");
+            }
+        }
+        return 0;
+    }
+    eprintln!("ERROR: talking to the server is not available in this build yet");
+    255
+}
