@@ -6,6 +6,7 @@
 //! counting, ban list) and then to actions (next steps). `regex_tool` is the `fail2ban-regex` program
 //! built on `config` and `filter`; binaries in `src/bin` only call into it.
 
+pub mod action;
 pub mod client;
 pub mod config;
 pub mod filter;
