@@ -13,3 +13,5 @@ pub mod filter;
 pub mod jail;
 pub(crate) mod py;
 pub mod regex_tool;
+pub mod server;
+pub mod watch;

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use crate::config::jailspec::ActionSpec;
 use crate::config::omap::OrderedMap;
-use crate::config::stream::Value;
 use runner::{CommandRunner, Outcome};
 use template::{Dynamic, ShellCommand, TemplateError, fill_dynamic, fill_static};
 
@@ -137,18 +136,9 @@ pub struct Action {
     started: HashMap<&'static str, u8>,
 }
 
-fn py_text(v: &Value) -> String {
-    match v {
-        Value::Str(s) => s.clone(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        other => other.repr(),
-    }
-}
-
 impl Action {
     pub fn new(spec: &ActionSpec) -> Action {
-        let props: OrderedMap<String> = spec.options.iter().map(|(k, v)| (k, py_text(v))).collect();
+        let props: OrderedMap<String> = spec.options.iter().map(|(k, v)| (k, v.text())).collect();
         let timeout = props
             .get("timeout")
             .and_then(|t| crate::jail::time::str2seconds(t).ok())
@@ -342,6 +332,7 @@ impl Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::stream::Value;
     use runner::RecordingRunner;
 
     fn spec(pairs: &[(&str, &str)]) -> ActionSpec {

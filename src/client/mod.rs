@@ -6,6 +6,8 @@
 //! (test the configuration), `--str2sec` and the version. Commands sent to
 //! a running server come with the server.
 
+pub mod beautify;
+
 use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};

@@ -132,11 +132,8 @@ fn as_bool(v: &str) -> bool {
 /// interpolation variables.
 fn py_str(v: &Value) -> Option<String> {
     match v {
-        Value::Str(s) => Some(s.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::Bool(true) => Some("True".into()),
-        Value::Bool(false) => Some("False".into()),
-        Value::None | Value::List(_) => None,
+        Value::Str(_) | Value::Int(_) | Value::Bool(_) => Some(v.text()),
+        _ => None,
     }
 }
 

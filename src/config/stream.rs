@@ -17,6 +17,10 @@ pub enum Value {
     Bool(bool),
     None,
     List(Vec<Value>),
+    /// A Python tuple (status replies are lists of pairs).
+    Tuple(Vec<Value>),
+    /// A Python dict, in insertion order.
+    Dict(Vec<(Value, Value)>),
 }
 
 impl Value {
@@ -44,6 +48,28 @@ impl Value {
                 let inner: Vec<String> = items.iter().map(Value::repr).collect();
                 format!("[{}]", inner.join(", "))
             }
+            Value::Tuple(items) => {
+                let inner: Vec<String> = items.iter().map(Value::repr).collect();
+                match inner.len() {
+                    1 => format!("({},)", inner[0]),
+                    _ => format!("({})", inner.join(", ")),
+                }
+            }
+            Value::Dict(pairs) => {
+                let inner: Vec<String> = pairs
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", k.repr(), v.repr()))
+                    .collect();
+                format!("{{{}}}", inner.join(", "))
+            }
+        }
+    }
+
+    /// Python's `str()`: strings as they are, everything else as `repr`.
+    pub fn text(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            other => other.repr(),
         }
     }
 }
@@ -86,5 +112,11 @@ mod tests {
             Value::List(vec![Value::Bool(true), Value::None]).repr(),
             "[True, None]"
         );
+        let banned = Value::List(vec![Value::Dict(vec![(
+            Value::str("sshd"),
+            Value::List(vec![Value::str("192.0.2.1")]),
+        )])]);
+        assert_eq!(banned.text(), "[{'sshd': ['192.0.2.1']}]");
+        assert_eq!(Value::Tuple(vec![Value::Int(1)]).repr(), "(1,)");
     }
 }

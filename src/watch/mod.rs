@@ -1,0 +1,260 @@
+//! Following log files: new complete lines since the last look.
+//!
+//! A `FileTail` remembers where it stopped in one file. Each `poll` reads
+//! what was appended, keeps a last line that is not finished yet for the
+//! next time, and survives the two ways logs are rotated:
+//! - rename and create (logrotate's default): the old file is read to its
+//!   end first, so lines written just before the rename are not lost (a
+//!   loss fail2ban has), then the new file is read from its start;
+//! - copytruncate: the file shrinks below our position, so reading starts
+//!   again at its beginning.
+//!
+//! A file that does not exist yet is picked up once it appears. Positions
+//! can be saved and given back on restart, with the file's identity, so a
+//! restart neither repeats nor skips lines.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// A file's identity: device and inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// Where reading stopped in a file, to carry over a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub id: FileId,
+    pub pos: u64,
+}
+
+/// Lines longer than this are cut (the rest is dropped and counted), so a
+/// log without newlines cannot use up memory.
+pub const MAX_LINE: usize = 64 * 1024;
+
+pub struct FileTail {
+    pub path: PathBuf,
+    file: Option<(File, FileId)>,
+    pos: u64,
+    partial: Vec<u8>,
+    /// Bytes dropped from over-long lines.
+    pub cut_bytes: u64,
+}
+
+fn file_id(m: &std::fs::Metadata) -> FileId {
+    FileId {
+        dev: m.dev(),
+        ino: m.ino(),
+    }
+}
+
+impl FileTail {
+    /// Follows `path`; `tail` starts at the current end of the file,
+    /// otherwise at `saved` (when it is still the same file) or at the
+    /// beginning.
+    pub fn new(path: &Path, tail: bool, saved: Option<&Position>) -> FileTail {
+        let mut t = FileTail {
+            path: path.to_path_buf(),
+            file: None,
+            pos: 0,
+            partial: Vec::new(),
+            cut_bytes: 0,
+        };
+        if let Ok(f) = File::open(path)
+            && let Ok(m) = f.metadata()
+        {
+            let id = file_id(&m);
+            t.pos = match saved {
+                Some(s) if s.id == id && s.pos <= m.len() => s.pos,
+                _ if tail => m.len(),
+                _ => 0,
+            };
+            t.file = Some((f, id));
+        }
+        t
+    }
+
+    /// Where reading stands now.
+    pub fn position(&self) -> Option<Position> {
+        self.file.as_ref().map(|(_, id)| Position {
+            id: *id,
+            pos: self.pos,
+        })
+    }
+
+    /// Appends to `out` every line completed since the last call.
+    pub fn poll(&mut self, out: &mut Vec<String>) -> io::Result<()> {
+        if self.file.is_some() {
+            self.drain(out)?;
+        }
+        let m = match std::fs::metadata(&self.path) {
+            Ok(m) => m,
+            // Gone (rotated away, not recreated yet): wait for it.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let id = file_id(&m);
+        match &self.file {
+            Some((_, cur)) if *cur == id => {
+                if m.len() < self.pos {
+                    // Truncated in place: start over.
+                    self.pos = 0;
+                    self.partial.clear();
+                    self.drain(out)?;
+                }
+            }
+            _ => {
+                // A new file under the name: finish the old one's last line.
+                self.flush_partial(out);
+                let f = File::open(&self.path)?;
+                // A file that appears later is read from its start.
+                self.pos = 0;
+                self.file = Some((f, id));
+                self.drain(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_partial(&mut self, out: &mut Vec<String>) {
+        if !self.partial.is_empty() {
+            out.push(String::from_utf8_lossy(&self.partial).into_owned());
+            self.partial.clear();
+        }
+    }
+
+    /// Reads from `pos` to the end of the open file.
+    fn drain(&mut self, out: &mut Vec<String>) -> io::Result<()> {
+        let Some((f, _)) = self.file.as_mut() else {
+            return Ok(());
+        };
+        f.seek(SeekFrom::Start(self.pos))?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            self.pos += n as u64;
+            let mut chunk = &buf[..n];
+            while let Some(nl) = chunk.iter().position(|b| *b == b'\n') {
+                let room = MAX_LINE.saturating_sub(self.partial.len());
+                let take = nl.min(room);
+                self.partial.extend_from_slice(&chunk[..take]);
+                self.cut_bytes += (nl - take) as u64;
+                let mut line = std::mem::take(&mut self.partial);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                out.push(match String::from_utf8(line) {
+                    Ok(s) => s,
+                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                });
+                chunk = &chunk[nl + 1..];
+            }
+            let room = MAX_LINE.saturating_sub(self.partial.len());
+            let take = chunk.len().min(room);
+            self.partial.extend_from_slice(&chunk[..take]);
+            self.cut_bytes += (chunk.len() - take) as u64;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ferroban-watch-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("dir");
+        d
+    }
+
+    fn append(p: &Path, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .expect("open");
+        f.write_all(text.as_bytes()).expect("write");
+    }
+
+    fn poll(t: &mut FileTail) -> Vec<String> {
+        let mut out = Vec::new();
+        t.poll(&mut out).expect("poll");
+        out
+    }
+
+    #[test]
+    fn appends_partial_lines_and_head_or_tail() {
+        let d = dir("append");
+        let p = d.join("a.log");
+        append(&p, "old 1\nold 2\n");
+        let mut head = FileTail::new(&p, false, None);
+        let mut tail = FileTail::new(&p, true, None);
+        assert_eq!(poll(&mut head), ["old 1", "old 2"]);
+        assert!(poll(&mut tail).is_empty());
+        append(&p, "new 1\nhalf");
+        assert_eq!(poll(&mut tail), ["new 1"]);
+        append(&p, " done\r\n");
+        assert_eq!(poll(&mut tail), ["half done"]);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn rename_rotation_loses_nothing() {
+        let d = dir("rotate");
+        let p = d.join("a.log");
+        append(&p, "1\n");
+        let mut t = FileTail::new(&p, false, None);
+        assert_eq!(poll(&mut t), ["1"]);
+        append(&p, "2 written before the rename\n");
+        std::fs::rename(&p, d.join("a.log.1")).expect("rename");
+        append(&p, "3 in the new file\n");
+        assert_eq!(
+            poll(&mut t),
+            ["2 written before the rename", "3 in the new file"]
+        );
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn copytruncate_and_late_files() {
+        let d = dir("truncate");
+        let p = d.join("a.log");
+        let mut t = FileTail::new(&p, false, None);
+        assert!(poll(&mut t).is_empty());
+        append(&p, "first line of a new file\n");
+        assert_eq!(poll(&mut t), ["first line of a new file"]);
+        std::fs::write(&p, "").expect("truncate");
+        append(&p, "after\n");
+        assert_eq!(poll(&mut t), ["after"]);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn positions_resume_and_long_lines_are_cut() {
+        let d = dir("resume");
+        let p = d.join("a.log");
+        append(&p, "a\nb\n");
+        let mut t = FileTail::new(&p, false, None);
+        assert_eq!(poll(&mut t).len(), 2);
+        let saved = t.position().expect("open");
+        append(&p, "c\n");
+        let mut again = FileTail::new(&p, false, Some(&saved));
+        assert_eq!(poll(&mut again), ["c"]);
+        append(&p, &"x".repeat(MAX_LINE + 10));
+        append(&p, "\n");
+        let lines = poll(&mut again);
+        assert_eq!(lines[0].len(), MAX_LINE);
+        assert_eq!(again.cut_bytes, 10);
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
