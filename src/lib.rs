@@ -7,6 +7,7 @@
 //! built on `config` and `filter`; binaries in `src/bin` only call into it.
 
 pub mod action;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod filter;

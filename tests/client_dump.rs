@@ -13,6 +13,8 @@
 //! Without Debian's fail2ban-client or /etc/fail2ban the test says why and
 //! returns; CI installs the `fail2ban` package so it runs there.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -86,19 +88,6 @@ const CASES: &[Case] = &[
     },
 ];
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for e in fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let dest = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            fs::copy(e.path(), &dest).expect("copy");
-        }
-    }
-}
-
 fn run(bin: &str, conf: &Path) -> (i32, String) {
     let out = Command::new(bin)
         .arg("-c")
@@ -116,7 +105,7 @@ fn run(bin: &str, conf: &Path) -> (i32, String) {
 fn setup(case: &Case, root: &Path) -> PathBuf {
     let dir = root.join(case.name);
     let conf = dir.join("etc");
-    copy_dir(Path::new(STOCK), &conf);
+    common::copy_dir(Path::new(STOCK), &conf);
     // Debian's own enabling of sshd would hide what the cases set.
     let _ = fs::remove_file(conf.join("jail.d/defaults-debian.conf"));
     let d = dir.display().to_string();

@@ -25,20 +25,8 @@ use crate::config::stream::{Command, repr};
     about = "Fail2Ban v1.0.2 reads log file that contains password failure report\nand bans the corresponding IP addresses using firewall rules."
 )]
 pub struct Args {
-    /// configuration directory
-    #[arg(
-        short = 'c',
-        long = "conf",
-        value_name = "DIR",
-        default_value = "/etc/fail2ban"
-    )]
-    pub conf: PathBuf,
-    /// socket path
-    #[arg(short = 's', long = "socket", value_name = "FILE")]
-    pub socket: Option<PathBuf>,
-    /// pidfile path
-    #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
-    pub pidfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: crate::cli::Common,
     /// dump configuration. For debugging
     #[arg(short = 'd')]
     pub dump: bool,
@@ -142,7 +130,7 @@ pub fn main() -> i32 {
     }
     let verbose = i32::from(args.verbose) - i32::from(args.quiet);
     if args.dump || args.test {
-        let (stream, warnings) = read_stream(&args.conf, args.dump);
+        let (stream, warnings) = read_stream(&args.common.conf, args.dump);
         if verbose >= 0 {
             for w in &warnings {
                 eprintln!("WARNING {w}");
@@ -178,6 +166,139 @@ pub fn main() -> i32 {
         }
         return 0;
     }
-    eprintln!("ERROR: talking to the server is not available in this build yet");
-    255
+    if args.command.is_empty() {
+        eprintln!("ERROR: no command given (try -h)");
+        return 255;
+    }
+    let resolved = match args.common.resolve() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{}", log_line("ERROR", &e));
+            return 255;
+        }
+    };
+    let opt = |k: &str| resolved.opt(k);
+    let (socket, pidfile) = (resolved.socket.clone(), resolved.pidfile.clone());
+    if verbose > 0 {
+        eprintln!(
+            "{}",
+            log_line("INFO", &format!("Using socket file {}", socket.display()))
+        );
+        eprintln!(
+            "{}",
+            log_line(
+                "INFO",
+                &format!(
+                    "Using pid file {}, [{}] logging to {}",
+                    pidfile.display(),
+                    opt("loglevel"),
+                    opt("logtarget")
+                )
+            )
+        );
+    }
+    if args.command[0] == "start" && args.command.len() == 1 {
+        return start_server(&args, &socket, &pidfile);
+    }
+    let rc = send(&socket, &args.command);
+    if rc == 0 && args.command.len() == 1 && args.command[0] == "stop" {
+        // Return once the server is gone, so `stop; start` works.
+        for _ in 0..500 {
+            if !pidfile.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    rc
+}
+
+/// A diagnostic line in fail2ban's log form (for `-v`).
+fn log_line(level: &str, msg: &str) -> String {
+    let now = crate::jail::Clock::now(&crate::jail::SystemClock);
+    format!(
+        "{} {:<24}[{}]: {level:<7} {msg}",
+        crate::server::log::asctime(now),
+        "fail2ban",
+        std::process::id()
+    )
+}
+
+/// Sends one command and prints the reply as fail2ban-client does.
+fn send(socket: &std::path::Path, cmd: &[String]) -> i32 {
+    use crate::config::stream::Value;
+    use crate::server::protocol;
+    let mut s = match std::os::unix::net::UnixStream::connect(socket) {
+        Ok(s) => s,
+        Err(_) => {
+            eprintln!(
+                "{}",
+                log_line(
+                    "ERROR",
+                    &format!(
+                        "Failed to access socket path: {}. Is fail2ban running?",
+                        socket.display()
+                    )
+                )
+            );
+            return 255;
+        }
+    };
+    let req = Value::List(cmd.iter().map(|w| Value::str(w.as_str())).collect());
+    let reply = protocol::write_frame(&mut s, &req).and_then(|()| protocol::read_frame(&mut s));
+    match reply.map(protocol::parse_reply) {
+        Ok(Ok(v)) => {
+            println!("{}", beautify::beautify(cmd, &v));
+            0
+        }
+        Ok(Err(e)) => {
+            eprintln!("{}", log_line("ERROR", &format!("NOK: ({e:?},)")));
+            println!("{}", beautify::beautify_error(&e));
+            255
+        }
+        Err(e) => {
+            eprintln!(
+                "{}",
+                log_line(
+                    "ERROR",
+                    &format!("Failed to communicate with the server: {e}")
+                )
+            );
+            255
+        }
+    }
+}
+
+/// `start`: runs fail2ban-server in the background and waits for it.
+fn start_server(args: &Args, socket: &std::path::Path, pidfile: &std::path::Path) -> i32 {
+    if crate::server::alive(socket) {
+        eprintln!("{}", log_line("ERROR", "Server already running"));
+        return 255;
+    }
+    let server = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("fail2ban-server")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("fail2ban-server"));
+    let status = std::process::Command::new(server)
+        .arg("-c")
+        .arg(&args.common.conf)
+        .arg("-s")
+        .arg(socket)
+        .arg("-p")
+        .arg(pidfile)
+        .arg("-b")
+        .arg("start")
+        .status();
+    match status {
+        Ok(s) if s.success() => 0,
+        Ok(s) => s.code().unwrap_or(255),
+        Err(e) => {
+            eprintln!(
+                "{}",
+                log_line("ERROR", &format!("Could not start the server: {e}"))
+            );
+            255
+        }
+    }
 }

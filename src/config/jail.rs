@@ -220,6 +220,26 @@ pub fn server_stream(
         .collect())
 }
 
+/// fail2ban.conf's options the client and server need before anything
+/// else (`getEarlyOptions`): socket, pidfile, loglevel, logtarget,
+/// syslogsocket.
+pub fn early_options(
+    fs: &dyn ConfigFs,
+    basedir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<OrderedMap<Value>, ConfigError> {
+    let cfg = read_layered(fs, basedir, "fail2ban")?;
+    let s = |n: &'static str, d: &'static str| (n, Ty::Str, Some(DefaultValue::Str(d)));
+    let specs = [
+        s("socket", "/var/run/fail2ban/fail2ban.sock"),
+        s("pidfile", "/var/run/fail2ban/fail2ban.pid"),
+        s("loglevel", "INFO"),
+        s("logtarget", "/var/log/fail2ban.log"),
+        s("syslogsocket", "auto"),
+    ];
+    get_options(&cfg, "Definition", &specs, warnings)
+}
+
 /// How `logpath` globs are expanded (the file system, or a fake in tests).
 pub type Globber<'a> = &'a dyn Fn(&str) -> Vec<PathBuf>;
 

@@ -106,7 +106,8 @@ pub struct IgnoreList {
     pub entries: Vec<(String, Entry)>,
     /// `ignoreself`: the host's own addresses are never banned.
     pub ignore_self: bool,
-    /// This host's addresses, found by the caller.
+    /// This host's addresses, found by the caller (the server looks them
+    /// up): fail2ban's `getSelfIPs`, 127.0.0.1 and ::1 but not all of 127/8.
     pub own: Vec<IpAddr>,
 }
 
@@ -142,7 +143,7 @@ impl IgnoreList {
                 .any(|(t, _)| t == id)
                 .then_some(Source::Ip);
         };
-        if self.ignore_self && (ip.is_loopback() || self.own.contains(&ip)) {
+        if self.ignore_self && self.own.contains(&ip) {
             return Some(Source::Selfs);
         }
         self.entries.iter().find_map(|(_, e)| {
@@ -191,10 +192,15 @@ mod tests {
     fn self_and_edits() {
         let mut l = IgnoreList {
             ignore_self: true,
-            own: vec!["192.0.2.1".parse().expect("address")],
+            own: vec![
+                "127.0.0.1".parse().expect("v4"),
+                "192.0.2.1".parse().expect("address"),
+            ],
             ..IgnoreList::default()
         };
         assert_eq!(l.check("127.0.0.1", &NoResolver), Some(Source::Selfs));
+        // Only this host's own addresses, not all of 127/8 (as fail2ban).
+        assert_eq!(l.check("127.175.229.74", &NoResolver), None);
         assert_eq!(l.check("192.0.2.1", &NoResolver), Some(Source::Selfs));
         l.add("192.0.2.2");
         l.add("192.0.2.2");

@@ -1,3 +1,311 @@
-//! `fail2ban-server`: jails running on their own threads, a control socket.
+//! `fail2ban-server`: reads the configuration, runs each jail on its own
+//! threads (`jailrt`), and answers `fail2ban-client` on a root-only Unix
+//! socket (`control`, `protocol`).
+//!
+//! Startup follows fail2ban: configuration into the command stream, then
+//! the jails. Where fail2ban is weak we do better: a socket left behind by
+//! a server that died is detected (nothing answers on it) and replaced
+//! without `-x`; the socket only accepts the server's own user (root).
 
+pub mod control;
+pub mod jailrt;
+pub mod log;
 pub mod protocol;
+
+use std::io::{BufReader, BufWriter};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Sender, channel};
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::action::runner::ShRunner;
+use crate::config::jailspec::gather;
+use crate::config::stream::Value;
+use control::{After, Control};
+use log::{Level, Logger};
+
+/// fail2ban-server's options (fail2ban 1.0.2 names).
+#[derive(Parser, Debug)]
+#[command(name = "fail2ban-server", disable_version_flag = true)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: crate::cli::Common,
+    /// logging level
+    #[arg(long = "loglevel", value_name = "LEVEL")]
+    pub loglevel: Option<String>,
+    /// logging target
+    #[arg(long = "logtarget", value_name = "TARGET")]
+    pub logtarget: Option<String>,
+    /// force execution of the server (remove socket file)
+    #[arg(short = 'x')]
+    pub force: bool,
+    /// start server in background (default)
+    #[arg(short = 'b')]
+    pub background: bool,
+    /// start server in foreground
+    #[arg(short = 'f')]
+    pub foreground: bool,
+    /// print the version
+    #[arg(short = 'V', long = "version")]
+    pub version: bool,
+    /// `start` (the only command the server takes itself).
+    #[arg(trailing_var_arg = true)]
+    pub command: Vec<String>,
+}
+
+enum Event {
+    Signal(i32),
+    Stop,
+}
+
+/// Whether a server answers on `socket`.
+pub fn alive(socket: &Path) -> bool {
+    let Ok(mut s) = UnixStream::connect(socket) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let ping = Value::List(vec![Value::str("ping")]);
+    protocol::write_frame(&mut s, &ping).is_ok() && protocol::read_frame(&mut s).is_ok()
+}
+
+/// Serves one client connection: commands until it hangs up.
+fn serve(stream: UnixStream, ctl: &Control, events: &Sender<Event>) {
+    // Only our own user (root, in production) may command the server.
+    let me = nix::unistd::geteuid().as_raw();
+    let peer = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials);
+    if !peer.is_ok_and(|c| c.uid() == me || c.uid() == 0) {
+        return;
+    }
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let Ok(w) = stream.try_clone() else { return };
+    let mut r = BufReader::new(stream);
+    let mut w = BufWriter::new(w);
+    while let Ok(req) = protocol::read_frame(&mut r) {
+        let words: Vec<String> = match req {
+            Value::List(items) => items.iter().map(Value::text).collect(),
+            _ => break,
+        };
+        let (result, after) = ctl.handle(&words);
+        if let Err(e) = &result {
+            ctl.log.log(
+                "fail2ban.transmitter",
+                Level::Warning,
+                &format!("Command {words:?} has failed. Received {e:?}"),
+            );
+        }
+        if protocol::write_frame(&mut w, &protocol::reply(result)).is_err() {
+            break;
+        }
+        if after == After::Shutdown {
+            let _ = events.send(Event::Stop);
+            break;
+        }
+    }
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("ERROR: {msg}");
+    255
+}
+
+/// Re-runs this program in the foreground, detached, and waits until it
+/// answers (fail2ban's `-b`).
+fn start_background(socket: &Path) -> i32 {
+    let Ok(exe) = std::env::current_exe() else {
+        return fail("cannot find the server program");
+    };
+    let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "-b").collect();
+    args.insert(0, "-f".into());
+    use std::os::unix::process::CommandExt;
+    let child = std::process::Command::new(exe)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .process_group(0)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("cannot start the server: {e}")),
+    };
+    for _ in 0..300 {
+        if alive(socket) {
+            return 0;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code().unwrap_or(255);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    fail("the server did not answer in time")
+}
+
+pub fn main() -> i32 {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            print!("{e}");
+            return if e.use_stderr() { 255 } else { 0 };
+        }
+    };
+    if args.version {
+        println!("1.0.2");
+        return 0;
+    }
+    let resolved = match args.common.resolve() {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let opt = |k: &str| resolved.opt(k);
+    let (socket, pidfile) = (resolved.socket.clone(), resolved.pidfile.clone());
+    if socket.exists() {
+        if alive(&socket) && !args.force {
+            return fail(&format!("Server already running on {}", socket.display()));
+        }
+        // Nothing answers: a server died and left it. Replace it (fail2ban
+        // refuses to start here unless given -x).
+        let _ = std::fs::remove_file(&socket);
+    }
+    if !args.foreground {
+        return start_background(&socket);
+    }
+    run(&args, &socket, &pidfile, &opt("syslogsocket"))
+}
+
+fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
+    let (stream, warnings) = crate::client::read_stream(&args.common.conf, false);
+    let stream = match stream {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("Failed during configuration: {e}")),
+    };
+    let g = gather(&stream);
+    let server_opt = |k: &str| g.server.get(k).map(Value::text);
+    let level = args
+        .loglevel
+        .clone()
+        .or_else(|| server_opt("loglevel"))
+        .and_then(|l| Level::parse(&l))
+        .unwrap_or(Level::Info);
+    let target = args
+        .logtarget
+        .clone()
+        .or_else(|| server_opt("logtarget"))
+        .unwrap_or_else(|| "STDERR".into());
+    let log = match Logger::new(&target, syslog_socket, level) {
+        Ok(l) => Arc::new(l),
+        Err(e) => return fail(&format!("Unable to log to {target}: {e}")),
+    };
+    log.log(
+        "fail2ban.server",
+        Level::Info,
+        "--------------------------------------------------",
+    );
+    log.log("fail2ban.server", Level::Info, "Starting Fail2ban v1.0.2");
+    for w in &warnings {
+        log.log("fail2ban.configreader", Level::Warning, w);
+    }
+    for e in &g.errors {
+        log.log("fail2ban.transmitter", Level::Error, e);
+    }
+    if let Some(dir) = socket.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let listener = match UnixListener::bind(socket) {
+        Ok(l) => l,
+        Err(e) => return fail(&format!("Unable to bind socket {}: {e}", socket.display())),
+    };
+    let _ = std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600));
+    if let Err(e) = std::fs::write(pidfile, format!("{}\n", std::process::id())) {
+        log.log(
+            "fail2ban.server",
+            Level::Error,
+            &format!("Unable to save pidfile {}: {e}", pidfile.display()),
+        );
+    }
+    let runner: Arc<dyn crate::action::runner::CommandRunner> = Arc::new(ShRunner);
+    let mut running = Vec::new();
+    for spec in g.jails.iter().filter(|j| j.started) {
+        log.log(
+            "fail2ban.jail",
+            Level::Info,
+            &format!("Creating new jail '{}'", spec.name),
+        );
+        match jailrt::start(spec, log.clone(), runner.clone()) {
+            Ok(r) => {
+                log.log(
+                    "fail2ban.jail",
+                    Level::Info,
+                    &format!("Jail '{}' started", spec.name),
+                );
+                running.push(r);
+            }
+            Err(e) => log.log("fail2ban.jail", Level::Error, &e),
+        }
+    }
+    let ctl = Arc::new(Control {
+        jails: running.iter().map(|r| r.shared.clone()).collect(),
+        log: log.clone(),
+        syslog_socket: syslog_socket.to_string(),
+        dbfile: server_opt("dbfile"),
+        dbpurgeage: server_opt("dbpurgeage")
+            .and_then(|v| crate::jail::time::str2seconds(&v).ok())
+            .map(|v| v as i64),
+    });
+    let (events, rx) = channel();
+    {
+        let events = events.clone();
+        let ctl = ctl.clone();
+        let _ = std::thread::Builder::new()
+            .name("f2b/control".into())
+            .spawn(move || {
+                for conn in listener.incoming().flatten() {
+                    serve(conn, &ctl, &events);
+                }
+            });
+    }
+    {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+        match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1]) {
+            Ok(mut signals) => {
+                let events = events.clone();
+                let _ = std::thread::Builder::new()
+                    .name("f2b/signals".into())
+                    .spawn(move || {
+                        for s in signals.forever() {
+                            if events.send(Event::Signal(s)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+            }
+            Err(e) => log.log(
+                "fail2ban.server",
+                Level::Error,
+                &format!("Unable to handle signals: {e}"),
+            ),
+        }
+    }
+    while let Ok(ev) = rx.recv() {
+        match ev {
+            Event::Signal(signal_hook::consts::SIGUSR1)
+            | Event::Signal(signal_hook::consts::SIGHUP) => {
+                let _ = log.reopen();
+            }
+            Event::Signal(_) | Event::Stop => break,
+        }
+    }
+    log.log("fail2ban.server", Level::Info, "Shutdown in progress...");
+    // No new client may reach a server that is going away.
+    let _ = std::fs::remove_file(socket);
+    for r in running.into_iter().rev() {
+        r.stop();
+    }
+    let _ = std::fs::remove_file(pidfile);
+    log.log("fail2ban.server", Level::Info, "Exiting Fail2ban");
+    0
+}

@@ -43,6 +43,10 @@ pub struct FileTail {
     partial: Vec<u8>,
     /// Bytes dropped from over-long lines.
     pub cut_bytes: u64,
+    /// The file has been read to its end once after content came (or it
+    /// was opened at its end): what follows is new (fail2ban's
+    /// `inOperation`, which changes how a jail dates lines).
+    pub in_operation: bool,
 }
 
 fn file_id(m: &std::fs::Metadata) -> FileId {
@@ -63,6 +67,7 @@ impl FileTail {
             pos: 0,
             partial: Vec::new(),
             cut_bytes: 0,
+            in_operation: tail,
         };
         if let Ok(f) = File::open(path)
             && let Ok(m) = f.metadata()
@@ -86,8 +91,19 @@ impl FileTail {
         })
     }
 
-    /// Appends to `out` every line completed since the last call.
+    /// Appends to `out` every line completed since the last call. Read
+    /// `in_operation` before: it applies to these lines, and turns true
+    /// once a poll has read something to the end.
     pub fn poll(&mut self, out: &mut Vec<String>) -> io::Result<()> {
+        let before = (self.pos, self.file.as_ref().map(|f| f.1));
+        let r = self.poll_inner(out);
+        if r.is_ok() && (self.pos, self.file.as_ref().map(|f| f.1)) != before && self.pos > 0 {
+            self.in_operation = true;
+        }
+        r
+    }
+
+    fn poll_inner(&mut self, out: &mut Vec<String>) -> io::Result<()> {
         if self.file.is_some() {
             self.drain(out)?;
         }
@@ -199,7 +215,9 @@ mod tests {
         append(&p, "old 1\nold 2\n");
         let mut head = FileTail::new(&p, false, None);
         let mut tail = FileTail::new(&p, true, None);
+        assert!(!head.in_operation && tail.in_operation);
         assert_eq!(poll(&mut head), ["old 1", "old 2"]);
+        assert!(head.in_operation);
         assert!(poll(&mut tail).is_empty());
         append(&p, "new 1\nhalf");
         assert_eq!(poll(&mut tail), ["new 1"]);

@@ -1,0 +1,62 @@
+//! What `fail2ban-client` and `fail2ban-server` share on their command
+//! lines: the configuration directory, socket and pid file, and how the
+//! latter two default to fail2ban.conf's values.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::config::OrderedMap;
+use crate::config::layered::RealFs;
+use crate::config::stream::Value;
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// configuration directory
+    #[arg(
+        short = 'c',
+        long = "conf",
+        value_name = "DIR",
+        default_value = "/etc/fail2ban"
+    )]
+    pub conf: PathBuf,
+    /// socket path
+    #[arg(short = 's', long = "socket", value_name = "FILE")]
+    pub socket: Option<PathBuf>,
+    /// pidfile path
+    #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+}
+
+/// Socket and pid file as given, or from fail2ban.conf, with the other
+/// early options (loglevel, logtarget, syslogsocket).
+pub struct Resolved {
+    pub socket: PathBuf,
+    pub pidfile: PathBuf,
+    pub early: OrderedMap<Value>,
+}
+
+impl Resolved {
+    /// An early option's text ("" when unset).
+    pub fn opt(&self, k: &str) -> String {
+        self.early.get(k).map(Value::text).unwrap_or_default()
+    }
+}
+
+impl Common {
+    pub fn resolve(&self) -> Result<Resolved, String> {
+        let mut warnings = Vec::new();
+        let early = crate::config::jail::early_options(&RealFs, &self.conf, &mut warnings)
+            .map_err(|e| e.to_string())?;
+        let from = |given: &Option<PathBuf>, key: &str| {
+            given.clone().unwrap_or_else(|| {
+                PathBuf::from(early.get(key).map(Value::text).unwrap_or_default())
+            })
+        };
+        Ok(Resolved {
+            socket: from(&self.socket, "socket"),
+            pidfile: from(&self.pidfile, "pidfile"),
+            early: early.clone(),
+        })
+    }
+}

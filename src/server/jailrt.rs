@@ -1,0 +1,410 @@
+//! One running jail: a thread that follows its logs, filters lines and
+//! counts failures, and a thread that runs its actions.
+//!
+//! The two share the jail's counting and ban list (`jail::Jail`) behind a
+//! mutex held only briefly. A ban decided by the filter thread goes to the
+//! actions thread over a channel, so a slow firewall command never holds
+//! up reading; the actions thread also unbans on expiry.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::action::runner::CommandRunner;
+use crate::action::{Action, BanInfo};
+use crate::config::jailspec::JailSpec;
+use crate::config::stream::Value;
+use crate::filter::failure::Failure;
+use crate::filter::matcher::{MatchMode, Matcher, NoResolver};
+use crate::jail::bans::BanTicket;
+use crate::jail::{Clock, Jail, Outcome, SystemClock};
+use crate::watch::FileTail;
+
+use super::log::{Level, Logger};
+
+/// How often files are looked at (fail2ban's polling `sleeptime`).
+const POLL: Duration = Duration::from_millis(250);
+
+/// Messages to a jail's actions thread.
+pub enum ToActions {
+    Ban(BanTicket),
+    /// Unban these now (by hand), running the unban actions.
+    Unban(Vec<BanTicket>),
+    Stop,
+}
+
+/// The state a jail shares with the control thread.
+pub struct Shared {
+    pub name: String,
+    pub jail: Mutex<Jail>,
+    pub files: Mutex<Vec<PathBuf>>,
+    pub actions: Vec<String>,
+    pub to_actions: Mutex<Sender<ToActions>>,
+}
+
+pub struct Running {
+    pub shared: Arc<Shared>,
+    stop: Sender<()>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+fn seconds(v: Option<&Value>, default: f64) -> f64 {
+    v.map(Value::text)
+        .and_then(|t| crate::jail::time::str2seconds(&t).ok())
+        .unwrap_or(default)
+}
+
+/// The ban information actions see for a ticket.
+pub fn ban_info(t: &BanTicket, ban_time: f64) -> BanInfo {
+    BanInfo {
+        id: t.id.clone(),
+        failures: t.failures,
+        time: t.time,
+        bantime: t.ban_time(ban_time),
+        bancount: t.ban_count,
+        matches: t.matches.clone(),
+        restored: t.restored,
+        captures: Vec::new(),
+    }
+}
+
+/// The addresses `ignoreself` protects: 127.0.0.1, ::1 and what
+/// `localhost` and this host's name resolve to (a lookup: call once).
+fn self_addresses() -> Vec<std::net::IpAddr> {
+    use std::net::ToSocketAddrs;
+    let mut own: Vec<std::net::IpAddr> =
+        vec![[127, 0, 0, 1].into(), std::net::Ipv6Addr::LOCALHOST.into()];
+    let mut names = vec!["localhost".to_string()];
+    if let Ok(h) = nix::unistd::gethostname() {
+        names.push(h.to_string_lossy().into_owned());
+    }
+    for n in names {
+        if let Ok(addrs) = (n.as_str(), 0).to_socket_addrs() {
+            for a in addrs {
+                if !own.contains(&a.ip()) {
+                    own.push(a.ip());
+                }
+            }
+        }
+    }
+    own
+}
+
+/// Starts a jail from its configuration.
+pub fn start(
+    spec: &JailSpec,
+    log: Arc<Logger>,
+    runner: Arc<dyn CommandRunner>,
+) -> Result<Running, String> {
+    let mode = MatchMode {
+        check_find_time: true,
+        ..MatchMode::default()
+    };
+    let mut matcher = Matcher::new(&spec.filter_regexes(), mode)
+        .map_err(|e| format!("jail '{}': {e}", spec.name))?;
+    if let Some(dp) = &spec.datepattern {
+        let dd = crate::filter::date::DateDetector::from_patterns(dp)
+            .map_err(|e| format!("jail '{}': datepattern: {e}", spec.name))?;
+        matcher.cutter.dates = Some(dd);
+    }
+    matcher.cutter.count_pref = false;
+    let mut jail = Jail::default();
+    jail.fails.max_retry = spec
+        .options
+        .get("maxretry")
+        .and_then(|v| match v {
+            Value::Int(n) => u32::try_from(*n).ok(),
+            other => other.text().trim().parse().ok(),
+        })
+        .unwrap_or(3);
+    jail.fails.find_time = seconds(spec.options.get("findtime"), 600.0);
+    jail.fails.max_matches = spec
+        .options
+        .get("maxmatches")
+        .and_then(|v| match v {
+            Value::Int(n) => usize::try_from(*n).ok(),
+            _ => None,
+        })
+        .unwrap_or(jail.fails.max_retry as usize);
+    jail.bans.ban_time = seconds(spec.options.get("bantime"), 600.0);
+    for ip in &spec.ignoreip {
+        jail.ignore.add(ip);
+    }
+    jail.ignore.ignore_self = !matches!(spec.options.get("ignoreself"), Some(Value::Bool(false)));
+    if jail.ignore.ignore_self {
+        jail.ignore.own = self_addresses();
+    }
+    let files: Vec<PathBuf> = spec
+        .logpaths
+        .iter()
+        .map(|(p, _)| PathBuf::from(p))
+        .collect();
+    let (to_actions, from_filter) = channel();
+    let shared = Arc::new(Shared {
+        name: spec.name.clone(),
+        jail: Mutex::new(jail),
+        files: Mutex::new(files),
+        actions: spec.actions.iter().map(|a| a.name.clone()).collect(),
+        to_actions: Mutex::new(to_actions),
+    });
+    let actions: Vec<Action> = spec.actions.iter().map(Action::new).collect();
+    let tails: Vec<FileTail> = spec
+        .logpaths
+        .iter()
+        .map(|(p, tail)| FileTail::new(std::path::Path::new(p), tail == "tail", None))
+        .collect();
+    let (stop, stopped) = channel();
+    let s1 = shared.clone();
+    let l1 = log.clone();
+    let filter = std::thread::Builder::new()
+        .name(format!("f2b/f.{}", spec.name))
+        .spawn(move || filter_loop(&s1, matcher, tails, stopped, &l1))
+        .map_err(|e| e.to_string())?;
+    let s2 = shared.clone();
+    let acts = std::thread::Builder::new()
+        .name(format!("f2b/a.{}", spec.name))
+        .spawn(move || actions_loop(&s2, actions, from_filter, &log, runner.as_ref()))
+        .map_err(|e| e.to_string())?;
+    Ok(Running {
+        shared,
+        stop,
+        threads: vec![filter, acts],
+    })
+}
+
+impl Running {
+    /// Stops both threads: the actions thread unbans and stops its actions.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        if let Ok(tx) = self.shared.to_actions.lock() {
+            let _ = tx.send(ToActions::Stop);
+        }
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn matches_of(f: &Failure) -> Vec<String> {
+    f.data.matches.iter().map(|m| m.joined()).collect()
+}
+
+fn filter_loop(
+    shared: &Shared,
+    mut matcher: Matcher,
+    mut tails: Vec<FileTail>,
+    stopped: Receiver<()>,
+    log: &Logger,
+) {
+    let name = &shared.name;
+    let mut lines = Vec::new();
+    let mut processed: u64 = 0;
+    loop {
+        for t in tails.iter_mut() {
+            // Until a file was first read to its end, its lines are old
+            // news (fail2ban's initialisation): failures older than
+            // findtime are skipped. After that, lines are new, and a date
+            // far from now is taken as now.
+            let in_operation = t.in_operation;
+            if let Err(e) = t.poll(&mut lines) {
+                log.log(
+                    "fail2ban.filter",
+                    Level::Error,
+                    &format!("[{name}] {}: {e}", t.path.display()),
+                );
+            }
+            process(
+                shared,
+                &mut matcher,
+                &mut lines,
+                in_operation,
+                &mut processed,
+                log,
+            );
+        }
+        match stopped.recv_timeout(POLL) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+    }
+}
+
+fn process(
+    shared: &Shared,
+    matcher: &mut Matcher,
+    lines: &mut Vec<String>,
+    in_operation: bool,
+    processed: &mut u64,
+    log: &Logger,
+) {
+    let name = &shared.name;
+    let find_time = shared
+        .jail
+        .lock()
+        .map(|j| j.fails.find_time)
+        .unwrap_or(600.0);
+    {
+        for line in lines.drain(..) {
+            let now = SystemClock.now();
+            let out = matcher.process_line(&line, now, &NoResolver);
+            for f in out.failures {
+                if f.data.truthy("nofail") {
+                    continue;
+                }
+                let Some(id) = f.id.clone() else { continue };
+                let time = match in_operation {
+                    true if (f.time - now).abs() > 60.0 => now,
+                    false if f.time < now - find_time => continue,
+                    _ => f.time,
+                };
+                let outcome = match shared.jail.lock() {
+                    Ok(mut j) => j.failure(&id, time, matches_of(&f), now, &NoResolver),
+                    Err(_) => return,
+                };
+                if let Outcome::Ignored(src) = &outcome {
+                    let msg = format!("[{name}] Ignore {id} by {src}");
+                    log.log("fail2ban.filter", Level::Info, &msg);
+                    continue;
+                }
+                let msg = format!(
+                    "[{name}] Found {id} - {}",
+                    crate::filter::date::format_local(time)
+                );
+                log.log("fail2ban.filter", Level::Info, &msg);
+                match outcome {
+                    Outcome::AlreadyBanned => {
+                        let msg = format!("[{name}] {id} already banned");
+                        log.log("fail2ban.actions", Level::Notice, &msg);
+                    }
+                    Outcome::Banned(t) => {
+                        if let Ok(tx) = shared.to_actions.lock() {
+                            let _ = tx.send(ToActions::Ban(t));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            *processed += 1;
+            if processed.is_multiple_of(100)
+                && let Ok(mut j) = shared.jail.lock()
+            {
+                j.service(now);
+            }
+        }
+    }
+}
+
+fn actions_loop(
+    shared: &Shared,
+    mut actions: Vec<Action>,
+    rx: Receiver<ToActions>,
+    log: &Logger,
+    runner: &dyn CommandRunner,
+) {
+    let name = &shared.name;
+    let now = || SystemClock.now();
+    for a in actions.iter_mut() {
+        if let Err(e) = a.start(now(), runner) {
+            log.log(
+                "fail2ban.actions",
+                Level::Error,
+                &format!("Failed to start jail '{name}' action '{}': {e}", a.name),
+            );
+        }
+    }
+    let ban_time = || shared.jail.lock().map(|j| j.bans.ban_time).unwrap_or(600.0);
+    let unban = |actions: &mut Vec<Action>, t: &BanTicket| {
+        log.log(
+            "fail2ban.actions",
+            Level::Notice,
+            &format!("[{name}] Unban {}", t.id),
+        );
+        let info = ban_info(t, ban_time());
+        for a in actions.iter_mut() {
+            if let Err(e) = a.unban(&info, runner) {
+                log.log(
+                    "fail2ban.actions",
+                    Level::Error,
+                    &format!(
+                        "Failed to execute unban jail '{name}' action '{}': {e}",
+                        a.name
+                    ),
+                );
+            }
+        }
+    };
+    loop {
+        let wait = shared
+            .jail
+            .lock()
+            .map(|j| j.bans.next_unban() - now())
+            .unwrap_or(1.0)
+            .clamp(0.01, 1.0);
+        match rx.recv_timeout(Duration::from_secs_f64(wait)) {
+            Ok(ToActions::Ban(t)) => {
+                log.log(
+                    "fail2ban.actions",
+                    Level::Notice,
+                    &format!("[{name}] Ban {}", t.id),
+                );
+                let info = ban_info(&t, ban_time());
+                for a in actions.iter_mut() {
+                    if let Err(e) = a.ban(&info, runner) {
+                        log.log(
+                            "fail2ban.actions",
+                            Level::Error,
+                            &format!(
+                                "Failed to execute ban jail '{name}' action '{}': {e}",
+                                a.name
+                            ),
+                        );
+                    }
+                }
+            }
+            Ok(ToActions::Unban(list)) => {
+                for t in &list {
+                    unban(&mut actions, t);
+                }
+            }
+            Ok(ToActions::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let due = shared
+            .jail
+            .lock()
+            .map(|mut j| j.bans.unban_due(now(), usize::MAX))
+            .unwrap_or_default();
+        for t in &due {
+            unban(&mut actions, t);
+        }
+    }
+    // Stop: flush (or unban one by one), then actionstop.
+    let remaining = shared
+        .jail
+        .lock()
+        .map(|mut j| j.bans.flush())
+        .unwrap_or_default();
+    for a in actions.iter_mut() {
+        let flushed = a.flush(now(), runner).unwrap_or(false);
+        if !flushed {
+            let bt = ban_time();
+            for t in &remaining {
+                let _ = a.unban(&ban_info(t, bt), runner);
+            }
+        }
+        if let Err(e) = a.stop(now(), runner) {
+            log.log(
+                "fail2ban.actions",
+                Level::Error,
+                &format!("Failed to stop jail '{name}' action '{}': {e}", a.name),
+            );
+        }
+    }
+    log.log(
+        "fail2ban.jail",
+        Level::Info,
+        &format!("Jail '{name}' stopped"),
+    );
+}

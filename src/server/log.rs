@@ -1,0 +1,228 @@
+//! The server's log, in fail2ban's line format and levels.
+//!
+//! `logtarget` picks where lines go: STDERR, STDOUT, a file (reopened on
+//! `flushlogs` or SIGUSR1, for logrotate) or SYSLOG. File and terminal
+//! lines read `2026-11-28 09:46:28,947 fail2ban.actions        [1023]:
+//! NOTICE  [sshd] Ban 192.0.2.2`, as fail2ban writes them, so existing log
+//! watchers (recidive, scripts) keep working; syslog gets
+//! `fail2ban.actions[1023]: NOTICE [sshd] Ban 192.0.2.2`.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// fail2ban's levels (Python logging plus NOTICE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug = 10,
+    Info = 20,
+    Notice = 25,
+    Warning = 30,
+    Error = 40,
+    Critical = 50,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Notice => "NOTICE",
+            Level::Warning => "WARNING",
+            Level::Error => "ERROR",
+            Level::Critical => "CRITICAL",
+        }
+    }
+
+    /// `loglevel` as fail2ban accepts it (name or number).
+    pub fn parse(s: &str) -> Option<Level> {
+        let all = [
+            Level::Debug,
+            Level::Info,
+            Level::Notice,
+            Level::Warning,
+            Level::Error,
+            Level::Critical,
+        ];
+        let up = s.trim().to_ascii_uppercase();
+        if let Ok(n) = up.parse::<u8>() {
+            return all
+                .iter()
+                .rev()
+                .find(|l| **l as u8 <= n)
+                .copied()
+                .or(Some(Level::Debug));
+        }
+        match up.as_str() {
+            "WARN" => Some(Level::Warning),
+            "FATAL" => Some(Level::Critical),
+            "TRACEDEBUG" | "HEAVYDEBUG" | "MSG" => Some(Level::Debug),
+            _ => all.into_iter().find(|l| l.name() == up),
+        }
+    }
+
+    fn from_u8(n: u8) -> Level {
+        match n {
+            0..=10 => Level::Debug,
+            11..=20 => Level::Info,
+            21..=25 => Level::Notice,
+            26..=30 => Level::Warning,
+            31..=40 => Level::Error,
+            _ => Level::Critical,
+        }
+    }
+}
+
+enum Target {
+    Stderr,
+    Stdout,
+    File(PathBuf, File),
+    Syslog(UnixDatagram),
+}
+
+/// Where the server's log goes, shared by all its threads.
+pub struct Logger {
+    target: Mutex<(String, Target)>,
+    level: AtomicU8,
+    pid: u32,
+}
+
+/// Local time as Python's logging prints it: `2026-11-28 09:46:28,947`.
+pub fn asctime(t: f64) -> String {
+    let secs = t.floor();
+    let ms = ((t - secs) * 1000.0).floor() as i64;
+    format!("{},{ms:03}", crate::filter::date::format_local(secs))
+}
+
+fn open_target(name: &str, syslog_socket: &str) -> std::io::Result<Target> {
+    Ok(match name.to_ascii_uppercase().as_str() {
+        "STDERR" => Target::Stderr,
+        "STDOUT" | "SYSOUT" => Target::Stdout,
+        "SYSLOG" => {
+            let path = if syslog_socket == "auto" {
+                "/dev/log"
+            } else {
+                syslog_socket
+            };
+            let s = UnixDatagram::unbound()?;
+            s.connect(path)?;
+            Target::Syslog(s)
+        }
+        _ => {
+            let p = PathBuf::from(name);
+            let f = OpenOptions::new().create(true).append(true).open(&p)?;
+            Target::File(p, f)
+        }
+    })
+}
+
+impl Logger {
+    pub fn new(target: &str, syslog_socket: &str, level: Level) -> std::io::Result<Logger> {
+        Ok(Logger {
+            target: Mutex::new((target.to_string(), open_target(target, syslog_socket)?)),
+            level: AtomicU8::new(level as u8),
+            pid: std::process::id(),
+        })
+    }
+
+    pub fn level(&self) -> Level {
+        Level::from_u8(self.level.load(Ordering::Relaxed))
+    }
+
+    pub fn set_level(&self, l: Level) {
+        self.level.store(l as u8, Ordering::Relaxed);
+    }
+
+    pub fn target_name(&self) -> String {
+        self.target.lock().map(|t| t.0.clone()).unwrap_or_default()
+    }
+
+    pub fn set_target(&self, name: &str, syslog_socket: &str) -> std::io::Result<()> {
+        let t = open_target(name, syslog_socket)?;
+        if let Ok(mut cur) = self.target.lock() {
+            *cur = (name.to_string(), t);
+        }
+        Ok(())
+    }
+
+    /// Reopens a log file (after logrotate moved it away).
+    pub fn reopen(&self) -> std::io::Result<()> {
+        if let Ok(mut cur) = self.target.lock()
+            && let Target::File(p, f) = &mut cur.1
+        {
+            *f = OpenOptions::new().create(true).append(true).open(&*p)?;
+        }
+        Ok(())
+    }
+
+    pub fn log(&self, component: &str, level: Level, msg: &str) {
+        if level < self.level() {
+            return;
+        }
+        let now = crate::jail::Clock::now(&crate::jail::SystemClock);
+        let Ok(mut t) = self.target.lock() else {
+            return;
+        };
+        let line = format!(
+            "{} {component:<24}[{}]: {:<7} {msg}\n",
+            asctime(now),
+            self.pid,
+            level.name()
+        );
+        // A full disk or closed terminal must not stop the server.
+        let _ = match &mut t.1 {
+            Target::Stderr => std::io::stderr().write_all(line.as_bytes()),
+            Target::Stdout => std::io::stdout().write_all(line.as_bytes()),
+            Target::File(_, f) => f.write_all(line.as_bytes()),
+            Target::Syslog(s) => {
+                // <facility daemon (3) * 8 + severity>
+                let sev = match level {
+                    Level::Debug => 7,
+                    Level::Info => 6,
+                    Level::Notice => 5,
+                    Level::Warning => 4,
+                    Level::Error => 3,
+                    Level::Critical => 2,
+                };
+                let msg = format!(
+                    "<{}>{component}[{}]: {} {msg}",
+                    24 + sev,
+                    self.pid,
+                    level.name()
+                );
+                s.send(msg.as_bytes()).map(|_| ())
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_and_format() {
+        assert_eq!(Level::parse("notice"), Some(Level::Notice));
+        assert_eq!(Level::parse("20"), Some(Level::Info));
+        assert_eq!(Level::parse("nonsense"), None);
+        let dir = std::env::temp_dir().join(format!("ferroban-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let p = dir.join("f2b.log");
+        let l = Logger::new(p.to_str().expect("utf-8"), "auto", Level::Info).expect("opens");
+        l.log("fail2ban.actions", Level::Notice, "[sshd] Ban 192.0.2.2");
+        l.log("fail2ban.filter", Level::Debug, "hidden");
+        let text = std::fs::read_to_string(&p).expect("read");
+        let pid = std::process::id();
+        assert!(
+            text.ends_with(&format!(
+                "fail2ban.actions        [{pid}]: NOTICE  [sshd] Ban 192.0.2.2\n"
+            )),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
