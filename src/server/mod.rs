@@ -210,10 +210,12 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
     for e in &g.errors {
         log.log("fail2ban.transmitter", Level::Error, e);
     }
-    if let Some(dir) = socket.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        let _ = std::fs::create_dir_all(dir);
+    for f in [socket, pidfile] {
+        if let Some(dir) = f.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            let _ = std::fs::create_dir_all(dir);
+        }
     }
     let listener = match UnixListener::bind(socket) {
         Ok(l) => l,

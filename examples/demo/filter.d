@@ -1,0 +1,1 @@
+../../etc/fail2ban/filter.d
