@@ -17,7 +17,7 @@ fn demo_server_bans_and_stops_cleanly() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = root.join("target/demo");
     let _ = std::fs::remove_dir_all(&out);
-    let mut child = Command::new(SERVER)
+    let child = Command::new(SERVER)
         .current_dir(root)
         .args(["-c", "examples/demo", "-f", "start"])
         .stdout(Stdio::null())
