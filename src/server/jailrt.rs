@@ -7,7 +7,7 @@
 //! up reading; the actions thread also unbans on expiry.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -21,11 +21,15 @@ use crate::filter::matcher::{MatchMode, Matcher, NoResolver};
 use crate::jail::bans::BanTicket;
 use crate::jail::{Clock, Jail, Outcome, SystemClock};
 use crate::watch::FileTail;
+use crate::watch::notify::Notifier;
 
 use super::log::{Level, Logger};
 
-/// How often files are looked at (fail2ban's polling `sleeptime`).
+/// How often files are looked at without inotify (`backend = polling`).
 const POLL: Duration = Duration::from_millis(250);
+/// With inotify: the longest sleep between looks (also how soon a stop
+/// is noticed).
+const NOTIFY_WAIT: Duration = Duration::from_millis(500);
 
 /// Messages to a jail's actions thread.
 pub enum ToActions {
@@ -155,12 +159,35 @@ pub fn start(
         .iter()
         .map(|(p, tail)| FileTail::new(std::path::Path::new(p), tail == "tail", None))
         .collect();
+    let notifier = match spec.backend.as_str() {
+        "polling" | "gamin" => None,
+        "auto" | "pyinotify" | "inotify" => {
+            let files: Vec<PathBuf> = tails.iter().map(|t| t.path.clone()).collect();
+            match Notifier::new(&files) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    let msg = format!(
+                        "[{}] inotify unavailable ({e}): polling the log files instead",
+                        spec.name
+                    );
+                    log.log("fail2ban.filter", Level::Warning, &msg);
+                    None
+                }
+            }
+        }
+        other => {
+            return Err(format!(
+                "jail '{}': backend '{other}' is not supported yet",
+                spec.name
+            ));
+        }
+    };
     let (stop, stopped) = channel();
     let s1 = shared.clone();
     let l1 = log.clone();
     let filter = std::thread::Builder::new()
         .name(format!("f2b/f.{}", spec.name))
-        .spawn(move || filter_loop(&s1, matcher, tails, stopped, &l1))
+        .spawn(move || filter_loop(&s1, matcher, tails, notifier, stopped, &l1))
         .map_err(|e| e.to_string())?;
     let s2 = shared.clone();
     let acts = std::thread::Builder::new()
@@ -195,6 +222,7 @@ fn filter_loop(
     shared: &Shared,
     mut matcher: Matcher,
     mut tails: Vec<FileTail>,
+    mut notifier: Option<Notifier>,
     stopped: Receiver<()>,
     log: &Logger,
 ) {
@@ -224,9 +252,17 @@ fn filter_loop(
                 log,
             );
         }
-        match stopped.recv_timeout(POLL) {
-            Err(RecvTimeoutError::Timeout) => {}
-            _ => return,
+        // With inotify, sleep until a file changes (looking anyway now and
+        // then, and for the stop signal); without, poll.
+        let go_on = match notifier.as_mut() {
+            Some(n) => {
+                n.wait(NOTIFY_WAIT);
+                matches!(stopped.try_recv(), Err(TryRecvError::Empty))
+            }
+            None => matches!(stopped.recv_timeout(POLL), Err(RecvTimeoutError::Timeout)),
+        };
+        if !go_on {
+            return;
         }
     }
 }

@@ -13,6 +13,8 @@
 //! can be saved and given back on restart, with the file's identity, so a
 //! restart neither repeats nor skips lines.
 
+pub mod notify;
+
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
