@@ -27,6 +27,8 @@ use super::log::{Level, Logger};
 
 /// How often files are looked at without inotify (`backend = polling`).
 const POLL: Duration = Duration::from_millis(250);
+/// Lines read from a file before they are processed.
+const BATCH: usize = 2048;
 /// With inotify: the longest sleep between looks (also how soon a stop
 /// is noticed).
 const NOTIFY_WAIT: Duration = Duration::from_millis(500);
@@ -235,22 +237,28 @@ fn filter_loop(
             // news (fail2ban's initialisation): failures older than
             // findtime are skipped. After that, lines are new, and a date
             // far from now is taken as now.
-            let in_operation = t.in_operation;
-            if let Err(e) = t.poll(&mut lines) {
-                log.log(
-                    "fail2ban.filter",
-                    Level::Error,
-                    &format!("[{name}] {}: {e}", t.path.display()),
+            // A few thousand lines at a time: a large append never sits
+            // in memory whole.
+            loop {
+                let in_operation = t.in_operation;
+                let more = t.poll(&mut lines, BATCH).unwrap_or_else(|e| {
+                    let msg = format!("[{name}] {}: {e}", t.path.display());
+                    log.log("fail2ban.filter", Level::Error, &msg);
+                    false
+                });
+                process(
+                    shared,
+                    &mut matcher,
+                    &mut lines,
+                    in_operation,
+                    &mut processed,
+                    log,
                 );
+                log.flush();
+                if !more {
+                    break;
+                }
             }
-            process(
-                shared,
-                &mut matcher,
-                &mut lines,
-                in_operation,
-                &mut processed,
-                log,
-            );
         }
         // With inotify, sleep until a file changes (looking anyway now and
         // then, and for the stop signal); without, poll.

@@ -85,7 +85,9 @@ enum Target {
 
 /// Where the server's log goes, shared by all its threads.
 pub struct Logger {
-    target: Mutex<(String, Target)>,
+    /// Target name, target, and lines not written yet: INFO lines (one per
+    /// failure found) are written in batches; NOTICE and above at once.
+    target: Mutex<(String, Target, Vec<u8>)>,
     level: AtomicU8,
     pid: u32,
 }
@@ -122,7 +124,11 @@ fn open_target(name: &str, syslog_socket: &str) -> std::io::Result<Target> {
 impl Logger {
     pub fn new(target: &str, syslog_socket: &str, level: Level) -> std::io::Result<Logger> {
         Ok(Logger {
-            target: Mutex::new((target.to_string(), open_target(target, syslog_socket)?)),
+            target: Mutex::new((
+                target.to_string(),
+                open_target(target, syslog_socket)?,
+                Vec::new(),
+            )),
             level: AtomicU8::new(level as u8),
             pid: std::process::id(),
         })
@@ -142,14 +148,16 @@ impl Logger {
 
     pub fn set_target(&self, name: &str, syslog_socket: &str) -> std::io::Result<()> {
         let t = open_target(name, syslog_socket)?;
+        self.flush();
         if let Ok(mut cur) = self.target.lock() {
-            *cur = (name.to_string(), t);
+            *cur = (name.to_string(), t, Vec::new());
         }
         Ok(())
     }
 
     /// Reopens a log file (after logrotate moved it away).
     pub fn reopen(&self) -> std::io::Result<()> {
+        self.flush();
         if let Ok(mut cur) = self.target.lock()
             && let Target::File(p, f) = &mut cur.1
         {
@@ -172,31 +180,53 @@ impl Logger {
             self.pid,
             level.name()
         );
-        // A full disk or closed terminal must not stop the server.
-        let _ = match &mut t.1 {
-            Target::Stderr => std::io::stderr().write_all(line.as_bytes()),
-            Target::Stdout => std::io::stdout().write_all(line.as_bytes()),
-            Target::File(_, f) => f.write_all(line.as_bytes()),
-            Target::Syslog(s) => {
-                // <facility daemon (3) * 8 + severity>
-                let sev = match level {
-                    Level::Debug => 7,
-                    Level::Info => 6,
-                    Level::Notice => 5,
-                    Level::Warning => 4,
-                    Level::Error => 3,
-                    Level::Critical => 2,
-                };
-                let msg = format!(
-                    "<{}>{component}[{}]: {} {msg}",
-                    24 + sev,
-                    self.pid,
-                    level.name()
-                );
-                s.send(msg.as_bytes()).map(|_| ())
-            }
-        };
+        let (_, target, pending) = &mut *t;
+        if let Target::Syslog(s) = target {
+            // <facility daemon (3) * 8 + severity>
+            let sev = match level {
+                Level::Debug => 7,
+                Level::Info => 6,
+                Level::Notice => 5,
+                Level::Warning => 4,
+                Level::Error => 3,
+                Level::Critical => 2,
+            };
+            let msg = format!(
+                "<{}>{component}[{}]: {} {msg}",
+                24 + sev,
+                self.pid,
+                level.name()
+            );
+            let _ = s.send(msg.as_bytes());
+            return;
+        }
+        pending.extend_from_slice(line.as_bytes());
+        if level >= Level::Notice || pending.len() >= 16 * 1024 {
+            write_out(target, pending);
+        }
     }
+
+    /// Writes lines still held back.
+    pub fn flush(&self) {
+        if let Ok(mut t) = self.target.lock() {
+            let (_, target, pending) = &mut *t;
+            write_out(target, pending);
+        }
+    }
+}
+
+fn write_out(target: &mut Target, pending: &mut Vec<u8>) {
+    if pending.is_empty() {
+        return;
+    }
+    // A full disk or closed terminal must not stop the server.
+    let _ = match target {
+        Target::Stderr => std::io::stderr().write_all(pending),
+        Target::Stdout => std::io::stdout().write_all(pending),
+        Target::File(_, f) => f.write_all(pending),
+        Target::Syslog(_) => Ok(()),
+    };
+    pending.clear();
 }
 
 #[cfg(test)]
@@ -214,15 +244,21 @@ mod tests {
         let l = Logger::new(p.to_str().expect("utf-8"), "auto", Level::Info).expect("opens");
         l.log("fail2ban.actions", Level::Notice, "[sshd] Ban 192.0.2.2");
         l.log("fail2ban.filter", Level::Debug, "hidden");
+        l.log("fail2ban.filter", Level::Info, "held back");
+        assert_eq!(
+            std::fs::read_to_string(&p).expect("read").lines().count(),
+            1
+        );
+        l.flush();
         let text = std::fs::read_to_string(&p).expect("read");
         let pid = std::process::id();
         assert!(
-            text.ends_with(&format!(
+            text.contains(&format!(
                 "fail2ban.actions        [{pid}]: NOTICE  [sshd] Ban 192.0.2.2\n"
             )),
             "{text}"
         );
-        assert_eq!(text.lines().count(), 1);
+        assert_eq!(text.lines().count(), 2);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -300,6 +300,7 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
             }
             Event::Signal(_) | Event::Stop => break,
         }
+        log.flush();
     }
     log.log("fail2ban.server", Level::Info, "Shutdown in progress...");
     // No new client may reach a server that is going away.
@@ -309,5 +310,6 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
     }
     let _ = std::fs::remove_file(pidfile);
     log.log("fail2ban.server", Level::Info, "Exiting Fail2ban");
+    log.flush();
     0
 }

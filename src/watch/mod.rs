@@ -49,6 +49,8 @@ pub struct FileTail {
     /// was opened at its end): what follows is new (fail2ban's
     /// `inOperation`, which changes how a jail dates lines).
     pub in_operation: bool,
+    /// Something was read since the end of the file was last reached.
+    read_since_eof: bool,
 }
 
 fn file_id(m: &std::fs::Metadata) -> FileId {
@@ -70,6 +72,7 @@ impl FileTail {
             partial: Vec::new(),
             cut_bytes: 0,
             in_operation: tail,
+            read_since_eof: false,
         };
         if let Ok(f) = File::open(path)
             && let Ok(m) = f.metadata()
@@ -93,26 +96,27 @@ impl FileTail {
         })
     }
 
-    /// Appends to `out` every line completed since the last call. Read
-    /// `in_operation` before: it applies to these lines, and turns true
-    /// once a poll has read something to the end.
-    pub fn poll(&mut self, out: &mut Vec<String>) -> io::Result<()> {
-        let before = (self.pos, self.file.as_ref().map(|f| f.1));
-        let r = self.poll_inner(out);
-        if r.is_ok() && (self.pos, self.file.as_ref().map(|f| f.1)) != before && self.pos > 0 {
+    /// Appends to `out` the lines completed since the last call, at most
+    /// `max` of them; returns true when more may be waiting (call again).
+    /// Read `in_operation` before: it applies to these lines, and turns
+    /// true once the file has been read to its end after some content.
+    pub fn poll(&mut self, out: &mut Vec<String>, max: usize) -> io::Result<bool> {
+        let more = self.poll_inner(out, max)?;
+        if !more && self.read_since_eof {
             self.in_operation = true;
+            self.read_since_eof = false;
         }
-        r
+        Ok(more)
     }
 
-    fn poll_inner(&mut self, out: &mut Vec<String>) -> io::Result<()> {
-        if self.file.is_some() {
-            self.drain(out)?;
+    fn poll_inner(&mut self, out: &mut Vec<String>, max: usize) -> io::Result<bool> {
+        if self.file.is_some() && self.drain(out, max)? {
+            return Ok(true);
         }
         let m = match std::fs::metadata(&self.path) {
             Ok(m) => m,
             // Gone (rotated away, not recreated yet): wait for it.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e),
         };
         let id = file_id(&m);
@@ -122,8 +126,9 @@ impl FileTail {
                     // Truncated in place: start over.
                     self.pos = 0;
                     self.partial.clear();
-                    self.drain(out)?;
+                    return self.drain(out, max);
                 }
+                Ok(false)
             }
             _ => {
                 // A new file under the name: finish the old one's last line.
@@ -132,10 +137,9 @@ impl FileTail {
                 // A file that appears later is read from its start.
                 self.pos = 0;
                 self.file = Some((f, id));
-                self.drain(out)?;
+                self.drain(out, max)
             }
         }
-        Ok(())
     }
 
     fn flush_partial(&mut self, out: &mut Vec<String>) {
@@ -145,19 +149,20 @@ impl FileTail {
         }
     }
 
-    /// Reads from `pos` to the end of the open file.
-    fn drain(&mut self, out: &mut Vec<String>) -> io::Result<()> {
+    /// Reads from `pos` towards the end of the open file; true when it
+    /// stopped early because `out` holds `max` lines.
+    fn drain(&mut self, out: &mut Vec<String>, max: usize) -> io::Result<bool> {
         let Some((f, _)) = self.file.as_mut() else {
-            return Ok(());
+            return Ok(false);
         };
         f.seek(SeekFrom::Start(self.pos))?;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = f.read(&mut buf)?;
             if n == 0 {
-                break;
+                return Ok(false);
             }
-            self.pos += n as u64;
+            self.read_since_eof = true;
             let mut chunk = &buf[..n];
             while let Some(nl) = chunk.iter().position(|b| *b == b'\n') {
                 let room = MAX_LINE.saturating_sub(self.partial.len());
@@ -172,14 +177,18 @@ impl FileTail {
                     Ok(s) => s,
                     Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
                 });
+                self.pos += (nl + 1) as u64;
                 chunk = &chunk[nl + 1..];
+                if out.len() >= max {
+                    return Ok(true);
+                }
             }
             let room = MAX_LINE.saturating_sub(self.partial.len());
             let take = chunk.len().min(room);
             self.partial.extend_from_slice(&chunk[..take]);
             self.cut_bytes += (chunk.len() - take) as u64;
+            self.pos += chunk.len() as u64;
         }
-        Ok(())
     }
 }
 
@@ -206,7 +215,7 @@ mod tests {
 
     fn poll(t: &mut FileTail) -> Vec<String> {
         let mut out = Vec::new();
-        t.poll(&mut out).expect("poll");
+        while t.poll(&mut out, 2).expect("poll") {}
         out
     }
 
