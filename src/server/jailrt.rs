@@ -284,6 +284,8 @@ fn process(
     log: &Logger,
 ) {
     let name = &shared.name;
+    // One reading of the clock serves a batch (a few ms of work).
+    let batch_now = SystemClock.now();
     let find_time = shared
         .jail
         .lock()
@@ -291,7 +293,7 @@ fn process(
         .unwrap_or(600.0);
     {
         for line in lines.drain(..) {
-            let now = SystemClock.now();
+            let now = batch_now;
             let out = matcher.process_line(&line, now, &NoResolver);
             for f in out.failures {
                 if f.data.truthy("nofail") {

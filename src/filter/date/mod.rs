@@ -402,6 +402,29 @@ pub fn format_local_ctime(t: f64) -> String {
 
 /// fail2ban's `MyTime.time2str`: local `%Y-%m-%d %H:%M:%S`.
 pub fn format_local(t: f64) -> String {
+    // Logs format runs of times within one second: remember the last one.
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(i64, String)>> = const { std::cell::RefCell::new(None) };
+    }
+    let Some(secs) = civil::whole_second(t) else {
+        return format!("{t}");
+    };
+    // The key changes with the zone too (tests switch it).
+    let zone = civil::ZONE_GENERATION.load(std::sync::atomic::Ordering::Relaxed) as i64;
+    let key = secs ^ (zone << 48);
+    if let Some(hit) = LAST.with_borrow(|l| {
+        l.as_ref()
+            .filter(|(s, _)| *s == key)
+            .map(|(_, v)| v.clone())
+    }) {
+        return hit;
+    }
+    let text = format_local_uncached(t);
+    LAST.with_borrow_mut(|l| *l = Some((key, text.clone())));
+    text
+}
+
+fn format_local_uncached(t: f64) -> String {
     civil::whole_second(t)
         .and_then(civil::local_parts)
         .map_or_else(
