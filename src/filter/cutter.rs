@@ -131,6 +131,10 @@ pub struct LineCutter {
     /// Send every line to the matcher (e.g. when `-v` wants the prefregex
     /// groups of every line).
     pub(crate) no_skip: bool,
+    /// Check here that candidates on the linear engine really match
+    /// (fail2ban-regex: this runs on the other core). Off, the matcher's
+    /// own search does it, once instead of twice for a matching regex.
+    pub verify: bool,
     /// A running daemon dates a dateless line now.
     check_find_time: bool,
     scratch: String,
@@ -163,6 +167,7 @@ impl LineCutter {
             plain,
             pref,
             count_pref: true,
+            verify: true,
             check_find_time,
             ..LineCutter::default()
         }
@@ -232,7 +237,7 @@ impl LineCutter {
             (None, None) => Some(buf.as_str()),
             (None, Some(_)) => None,
         };
-        if let Some(text) = target {
+        if let Some(text) = target.filter(|_| self.verify) {
             for (i, re) in self.plain.iter().enumerate() {
                 if let Some(re) = re.as_ref().filter(|_| mask & (1 << i) != 0)
                     && !re.is_match(text)

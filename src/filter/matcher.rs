@@ -364,7 +364,7 @@ impl Matcher {
             let re = &self.fail[idx];
             // For the linear engine a yes/no answer is far cheaper than
             // captures, and most candidates of a line do not match it.
-            if !re.is_fancy() && !found.verified && !re.is_match(buf) {
+            if !re.is_fancy() && !found.verified && self.cutter.verify && !re.is_match(buf) {
                 continue;
             }
             let Some(hit) = re.search(buf) else { continue };
