@@ -138,7 +138,22 @@ pub struct Action {
 
 impl Action {
     pub fn new(spec: &ActionSpec) -> Action {
-        let props: OrderedMap<String> = spec.options.iter().map(|(k, v)| (k, v.text())).collect();
+        let mut props: OrderedMap<String> =
+            spec.options.iter().map(|(k, v)| (k, v.text())).collect();
+        // Commands an action file leaves out do nothing (fail2ban's
+        // CommandAction starts them all empty).
+        for cmd in [
+            "actionstart",
+            "actionstop",
+            "actionflush",
+            "actioncheck",
+            "actionban",
+            "actionunban",
+        ] {
+            if props.get(cmd).is_none() {
+                props.insert(cmd, String::new());
+            }
+        }
         let timeout = props
             .get("timeout")
             .and_then(|t| crate::jail::time::str2seconds(t).ok())
@@ -150,6 +165,13 @@ impl Action {
             timeout,
             started: HashMap::new(),
         }
+    }
+
+    /// `norestored`: bans restored after a restart skip this action.
+    pub fn skips_restored(&self) -> bool {
+        self.props
+            .get("norestored")
+            .is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "on" | "true" | "yes"))
     }
 
     fn has_cond_section(&self) -> bool {

@@ -20,8 +20,8 @@ use crate::filter::failure::Failure;
 use crate::filter::matcher::{MatchMode, Matcher, NoResolver};
 use crate::jail::bans::BanTicket;
 use crate::jail::{Clock, Jail, Outcome, SystemClock};
-use crate::watch::FileTail;
 use crate::watch::notify::Notifier;
+use crate::watch::{FileTail, Position};
 
 use super::log::{Level, Logger};
 
@@ -46,6 +46,8 @@ pub struct Shared {
     pub name: String,
     pub jail: Mutex<Jail>,
     pub files: Mutex<Vec<PathBuf>>,
+    /// Where each file was read up to (saved for restarts).
+    pub positions: Mutex<Vec<(String, Position)>>,
     pub actions: Vec<String>,
     pub to_actions: Mutex<Sender<ToActions>>,
 }
@@ -99,10 +101,18 @@ fn self_addresses() -> Vec<std::net::IpAddr> {
 }
 
 /// Starts a jail from its configuration.
+/// What a jail takes back from before a restart.
+#[derive(Default)]
+pub struct Restore {
+    pub bans: Vec<BanTicket>,
+    pub positions: Vec<(String, Position)>,
+}
+
 pub fn start(
     spec: &JailSpec,
     log: Arc<Logger>,
     runner: Arc<dyn CommandRunner>,
+    restore: Restore,
 ) -> Result<Running, String> {
     let mode = MatchMode {
         check_find_time: true,
@@ -154,6 +164,7 @@ pub fn start(
         name: spec.name.clone(),
         jail: Mutex::new(jail),
         files: Mutex::new(files),
+        positions: Mutex::new(Vec::new()),
         actions: spec.actions.iter().map(|a| a.name.clone()).collect(),
         to_actions: Mutex::new(to_actions),
     });
@@ -161,7 +172,14 @@ pub fn start(
     let tails: Vec<FileTail> = spec
         .logpaths
         .iter()
-        .map(|(p, tail)| FileTail::new(std::path::Path::new(p), tail == "tail", None))
+        .map(|(p, tail)| {
+            let saved = restore
+                .positions
+                .iter()
+                .find(|(f, _)| f == p)
+                .map(|(_, pos)| pos);
+            FileTail::new(std::path::Path::new(p), tail == "tail", saved)
+        })
         .collect();
     let notifier = match spec.backend.as_str() {
         "polling" | "gamin" => None,
@@ -196,7 +214,16 @@ pub fn start(
     let s2 = shared.clone();
     let acts = std::thread::Builder::new()
         .name(format!("f2b/a.{}", spec.name))
-        .spawn(move || actions_loop(&s2, actions, from_filter, &log, runner.as_ref()))
+        .spawn(move || {
+            actions_loop(
+                &s2,
+                actions,
+                restore.bans,
+                from_filter,
+                &log,
+                runner.as_ref(),
+            )
+        })
         .map_err(|e| e.to_string())?;
     Ok(Running {
         shared,
@@ -259,6 +286,13 @@ fn filter_loop(
                 log.flush();
                 if !more {
                     break;
+                }
+            }
+            if let (Some(p), Ok(mut all)) = (t.position(), shared.positions.lock()) {
+                let path = t.path.display().to_string();
+                match all.iter_mut().find(|(f, _)| *f == path) {
+                    Some(slot) => slot.1 = p,
+                    None => all.push((path, p)),
                 }
             }
         }
@@ -347,6 +381,7 @@ fn process(
 fn actions_loop(
     shared: &Shared,
     mut actions: Vec<Action>,
+    restored: Vec<BanTicket>,
     rx: Receiver<ToActions>,
     log: &Logger,
     runner: &dyn CommandRunner,
@@ -363,6 +398,28 @@ fn actions_loop(
         }
     }
     let ban_time = || shared.jail.lock().map(|j| j.bans.ban_time).unwrap_or(600.0);
+    // Bans from before a restart that are still in force come back first.
+    for t in restored {
+        let added = shared.jail.lock().map(|mut j| j.bans.add(t.clone(), now()));
+        if !matches!(added, Ok(crate::jail::bans::Added::Banned)) {
+            continue;
+        }
+        log.log(
+            "fail2ban.actions",
+            Level::Notice,
+            &format!("[{name}] Restore Ban {}", t.id),
+        );
+        let info = ban_info(&t, ban_time());
+        for a in actions.iter_mut().filter(|a| !a.skips_restored()) {
+            if let Err(e) = a.ban(&info, runner) {
+                let msg = format!(
+                    "Failed to execute ban jail '{name}' action '{}': {e}",
+                    a.name
+                );
+                log.log("fail2ban.actions", Level::Error, &msg);
+            }
+        }
+    }
     let unban = |actions: &mut Vec<Action>, t: &BanTicket| {
         log.log(
             "fail2ban.actions",

@@ -11,6 +11,7 @@ pub mod control;
 pub mod jailrt;
 pub mod log;
 pub mod protocol;
+pub mod state;
 
 use std::io::{BufReader, BufWriter};
 use std::os::unix::fs::PermissionsExt;
@@ -112,6 +113,40 @@ fn fail(msg: &str) -> i32 {
     255
 }
 
+/// Removes and returns the items `pred` selects, keeping the others.
+fn take_where<T>(items: &mut Vec<T>, pred: impl Fn(&T) -> bool) -> Vec<T> {
+    let (taken, kept): (Vec<T>, Vec<T>) = std::mem::take(items).into_iter().partition(|i| pred(i));
+    *items = kept;
+    taken
+}
+
+/// The state of every jail as the state file holds it.
+fn collect_state(running: &[jailrt::Running]) -> String {
+    let mut saved = state::Saved::default();
+    let mut ban_times = Vec::new();
+    for r in running {
+        let sh = &r.shared;
+        if let Ok(j) = sh.jail.lock() {
+            ban_times.push((sh.name.clone(), j.bans.ban_time));
+            saved
+                .bans
+                .extend(j.bans.tickets().map(|t| (sh.name.clone(), t.clone())));
+        }
+        if let Ok(p) = sh.positions.lock() {
+            saved.positions.extend(
+                p.iter()
+                    .map(|(f, pos)| (sh.name.clone(), f.clone(), pos.clone())),
+            );
+        }
+    }
+    saved.to_text(|jail| {
+        ban_times
+            .iter()
+            .find(|(n, _)| n == jail)
+            .map_or(600.0, |(_, t)| *t)
+    })
+}
+
 /// Re-runs this program in the foreground, detached, and waits until it
 /// answers (fail2ban's `-b`).
 fn start_background(socket: &Path) -> i32 {
@@ -121,10 +156,13 @@ fn start_background(socket: &Path) -> i32 {
     let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "-b").collect();
     args.insert(0, "-f".into());
     use std::os::unix::process::CommandExt;
+    // The server's stderr comes back only while it starts (to show why it
+    // failed); once it answers, it keeps no tie to this terminal.
     let child = std::process::Command::new(exe)
         .args(&args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .process_group(0)
         .spawn();
     let mut child = match child {
@@ -136,6 +174,12 @@ fn start_background(socket: &Path) -> i32 {
             return 0;
         }
         if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            eprint!("{err}");
             return status.code().unwrap_or(255);
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -250,14 +294,44 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
         );
     }
     let runner: Arc<dyn crate::action::runner::CommandRunner> = Arc::new(ShRunner);
+    let state_path = state::path_for(server_opt("dbfile").as_deref());
+    let mut saved = match state_path.as_deref().map(state::load) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            log.log(
+                "fail2ban.database",
+                Level::Error,
+                &format!("Unable to read the saved state: {e}"),
+            );
+            state::Saved::default()
+        }
+        None => state::Saved::default(),
+    };
+    if saved.skipped > 0 {
+        let msg = format!(
+            "{} unreadable line(s) of the saved state skipped",
+            saved.skipped
+        );
+        log.log("fail2ban.database", Level::Warning, &msg);
+    }
     let mut running = Vec::new();
     for spec in g.jails.iter().filter(|j| j.started) {
+        let restore = jailrt::Restore {
+            bans: take_where(&mut saved.bans, |(j, _)| *j == spec.name)
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect(),
+            positions: take_where(&mut saved.positions, |(j, _, _)| *j == spec.name)
+                .into_iter()
+                .map(|(_, f, p)| (f, p))
+                .collect(),
+        };
         log.log(
             "fail2ban.jail",
             Level::Info,
             &format!("Creating new jail '{}'", spec.name),
         );
-        match jailrt::start(spec, log.clone(), runner.clone()) {
+        match jailrt::start(spec, log.clone(), runner.clone(), restore) {
             Ok(r) => {
                 log.log(
                     "fail2ban.jail",
@@ -313,7 +387,30 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
             ),
         }
     }
-    while let Ok(ev) = rx.recv() {
+    let mut last_saved = String::new();
+    let mut save_state = |running: &[jailrt::Running]| {
+        let Some(path) = &state_path else { return };
+        let text = collect_state(running);
+        if text != last_saved {
+            match state::save(path, &text) {
+                Ok(()) => last_saved = text,
+                Err(e) => log.log(
+                    "fail2ban.database",
+                    Level::Error,
+                    &format!("Unable to save the state to {}: {e}", path.display()),
+                ),
+            }
+        }
+    };
+    loop {
+        let ev = match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+            Ok(ev) => ev,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                save_state(&running);
+                continue;
+            }
+            Err(_) => break,
+        };
         match ev {
             Event::Signal(signal_hook::consts::SIGUSR1)
             | Event::Signal(signal_hook::consts::SIGHUP) => {
@@ -324,6 +421,8 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
         log.flush();
     }
     log.log("fail2ban.server", Level::Info, "Shutdown in progress...");
+    // Bans are kept for the next start (stopping the jails lifts them).
+    save_state(&running);
     // No new client may reach a server that is going away.
     let _ = std::fs::remove_file(socket);
     for r in running.into_iter().rev() {

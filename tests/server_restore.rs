@@ -1,0 +1,145 @@
+//! The daemon survives `kill -9`: bans come back, lines are not counted
+//! twice, and the dead server's socket does not block the next start.
+//!
+//! Why it exists: a firewall manager that forgets its bans on a crash, or
+//! refuses to start until someone passes `-x`, leaves a host open. This
+//! runs our server (no root needed: the action writes to a file), bans an
+//! address, kills the server with SIGKILL, starts it again without `-x`,
+//! and checks the status, the restored ban and the action's log.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_fail2ban-client");
+
+fn setup() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferroban-restore-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("action.d")).expect("dir");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/fail2ban/filter.d");
+    fs::create_dir_all(dir.join("filter.d")).expect("dir");
+    for f in ["common.conf", "sshd.conf"] {
+        fs::copy(shipped.join(f), dir.join("filter.d").join(f)).expect("filter");
+    }
+    let d = dir.display();
+    fs::write(
+        dir.join("fail2ban.conf"),
+        format!("[Definition]\nlogtarget = {d}/f2b.log\nsocket = {d}/f2b.sock\npidfile = {d}/f2b.pid\ndbfile = {d}/f2b.db\n"),
+    )
+    .expect("fail2ban.conf");
+    fs::write(
+        dir.join("jail.conf"),
+        format!("[sshd]\nenabled = true\nfilter = sshd\nlogpath = {d}/auth.log\nmaxretry = 3\nbantime = 1h\naction = record\n"),
+    )
+    .expect("jail.conf");
+    fs::write(
+        dir.join("action.d/record.conf"),
+        format!("[Definition]\nactionban = echo \"ban <ip> restored=<restored>\" >> {d}/actions.txt\nactionunban = echo \"unban <ip>\" >> {d}/actions.txt\n"),
+    )
+    .expect("action");
+    fs::write(dir.join("auth.log"), "").expect("log");
+    dir
+}
+
+fn client(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(CLIENT)
+        .arg("-c")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("client");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn failures(ip: &str, n: usize) -> String {
+    // Dated now: the server treats them as new failures.
+    let out = Command::new("date")
+        .env("LC_ALL", "C")
+        .arg("+%b %e %H:%M:%S")
+        .output()
+        .expect("date");
+    let stamp = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (0..n)
+        .map(|k| {
+            format!(
+                "{stamp} host sshd[{}]: Failed password for root from {ip} port {} ssh2\n",
+                100 + k,
+                4000 + k
+            )
+        })
+        .collect()
+}
+
+fn append(dir: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("auth.log"))
+        .expect("log");
+    f.write_all(text.as_bytes()).expect("append");
+}
+
+#[test]
+fn bans_survive_kill_9_and_restart_without_x() {
+    let dir = setup();
+    let actions = || fs::read_to_string(dir.join("actions.txt")).unwrap_or_default();
+    client(&dir, &["start"]);
+    append(&dir, &failures("192.0.2.50", 3));
+    append(&dir, &failures("192.0.2.51", 2));
+    wait_for("the ban", || {
+        actions().contains("ban 192.0.2.50 restored=0")
+    });
+    // Let the state be saved (once a second).
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid: i32 = fs::read_to_string(dir.join("f2b.pid"))
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("number");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    wait_for("the process to go", || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert!(
+        dir.join("f2b.sock").exists(),
+        "the dead server's socket stays behind"
+    );
+
+    client(&dir, &["start"]);
+    wait_for("the restored ban", || {
+        actions().contains("ban 192.0.2.50 restored=1")
+    });
+    let status = client(&dir, &["status", "sshd"]);
+    assert!(
+        status.contains("`- Banned IP list:\t192.0.2.50\n"),
+        "{status}"
+    );
+    // The lines read before the crash are not read again: 192.0.2.51's two
+    // failures are not counted twice (they are forgotten with the restart,
+    // as fail2ban's failure counts are).
+    assert!(status.contains("|- Total failed:\t0\n"), "{status}");
+    append(&dir, &failures("192.0.2.51", 1));
+    wait_for("a fresh failure", || {
+        client(&dir, &["status", "sshd"]).contains("|- Total failed:\t1\n")
+    });
+    client(&dir, &["stop"]);
+    assert!(actions().ends_with("unban 192.0.2.50\n"), "{}", actions());
+    let _ = fs::remove_dir_all(&dir);
+}
