@@ -12,10 +12,12 @@
 
 mod common;
 
+use common::{append, failures, wait_for};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_fail2ban-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_fail2ban-client");
@@ -75,55 +77,6 @@ fn have(cmd: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn failures(ip: &str, n: usize) -> String {
-    let out = Command::new("date")
-        .env("LC_ALL", "C")
-        .arg("+%b %e %H:%M:%S")
-        .output()
-        .expect("date");
-    let stamp = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (0..n)
-        .map(|k| {
-            format!(
-                "{stamp} srv sshd[{}]: Failed password for root from {ip} port {} ssh2\n",
-                200 + k,
-                5000 + k
-            )
-        })
-        .collect()
-}
-
-fn append(log: &Path, text: &str) {
-    use std::io::Write;
-    let mut f = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("log");
-    f.write_all(text.as_bytes()).expect("append");
-}
-
-fn client(conf: &Path, args: &[&str]) -> String {
-    let out = Command::new(CLIENT)
-        .arg("-c")
-        .arg(conf)
-        .args(args)
-        .output()
-        .expect("client");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn rule(ip: &str) -> String {
     format!("-A f2b-sshd -s {ip}/32 -j REJECT --reject-with icmp-port-unreachable")
 }
@@ -165,7 +118,9 @@ fn bans_reach_iptables_and_survive_restart_and_rotation() {
 
     // Ban.
     let mut server = ns.server(&conf);
-    wait_for("the server", || client(&conf, &["ping"]).contains("pong"));
+    wait_for("the server", || {
+        common::client(CLIENT, &conf, &["ping"]).contains("pong")
+    });
     append(&log, &failures("192.0.2.10", 3));
     wait_for("the iptables rule", || {
         ns.rules().contains(&rule("192.0.2.10"))
@@ -179,7 +134,7 @@ fn bans_reach_iptables_and_survive_restart_and_rotation() {
 
     // Unban by hand.
     assert_eq!(
-        client(&conf, &["set", "sshd", "unbanip", "192.0.2.10"]).trim(),
+        common::client(CLIENT, &conf, &["set", "sshd", "unbanip", "192.0.2.10"]).trim(),
         "1"
     );
     wait_for("the rule to go", || {
@@ -196,10 +151,10 @@ fn bans_reach_iptables_and_survive_restart_and_rotation() {
     let _ = server.wait();
     let mut server = ns.server(&conf);
     wait_for("the restarted server", || {
-        client(&conf, &["ping"]).contains("pong")
+        common::client(CLIENT, &conf, &["ping"]).contains("pong")
     });
     wait_for("the restored ban", || {
-        client(&conf, &["status", "sshd"]).contains("192.0.2.11")
+        common::client(CLIENT, &conf, &["status", "sshd"]).contains("192.0.2.11")
     });
     assert!(ns.rules().contains(&rule("192.0.2.11")), "{}", ns.rules());
 
@@ -211,7 +166,7 @@ fn bans_reach_iptables_and_survive_restart_and_rotation() {
     });
 
     // Stop: actionstop removes the chain.
-    client(&conf, &["stop"]);
+    common::client(CLIENT, &conf, &["stop"]);
     let _ = server.wait();
     assert!(!ns.rules().contains("f2b-sshd"), "{}", ns.rules());
     let _ = fs::remove_dir_all(&dir);

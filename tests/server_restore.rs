@@ -7,10 +7,13 @@
 //! address, kills the server with SIGKILL, starts it again without `-x`,
 //! and checks the status, the restored ban and the action's log.
 
+mod common;
+
+use common::{append, failures, wait_for};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+
+use std::time::Duration;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_fail2ban-client");
 
@@ -43,62 +46,13 @@ fn setup() -> PathBuf {
     dir
 }
 
-fn client(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(CLIENT)
-        .arg("-c")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("client");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn failures(ip: &str, n: usize) -> String {
-    // Dated now: the server treats them as new failures.
-    let out = Command::new("date")
-        .env("LC_ALL", "C")
-        .arg("+%b %e %H:%M:%S")
-        .output()
-        .expect("date");
-    let stamp = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (0..n)
-        .map(|k| {
-            format!(
-                "{stamp} host sshd[{}]: Failed password for root from {ip} port {} ssh2\n",
-                100 + k,
-                4000 + k
-            )
-        })
-        .collect()
-}
-
-fn append(dir: &Path, text: &str) {
-    use std::io::Write;
-    let mut f = fs::OpenOptions::new()
-        .append(true)
-        .open(dir.join("auth.log"))
-        .expect("log");
-    f.write_all(text.as_bytes()).expect("append");
-}
-
 #[test]
 fn bans_survive_kill_9_and_restart_without_x() {
     let dir = setup();
     let actions = || fs::read_to_string(dir.join("actions.txt")).unwrap_or_default();
-    client(&dir, &["start"]);
-    append(&dir, &failures("192.0.2.50", 3));
-    append(&dir, &failures("192.0.2.51", 2));
+    common::client(CLIENT, &dir, &["start"]);
+    append(&dir.join("auth.log"), &failures("192.0.2.50", 3));
+    append(&dir.join("auth.log"), &failures("192.0.2.51", 2));
     wait_for("the ban", || {
         actions().contains("ban 192.0.2.50 restored=0")
     });
@@ -122,11 +76,11 @@ fn bans_survive_kill_9_and_restart_without_x() {
         "the dead server's socket stays behind"
     );
 
-    client(&dir, &["start"]);
+    common::client(CLIENT, &dir, &["start"]);
     wait_for("the restored ban", || {
         actions().contains("ban 192.0.2.50 restored=1")
     });
-    let status = client(&dir, &["status", "sshd"]);
+    let status = common::client(CLIENT, &dir, &["status", "sshd"]);
     assert!(
         status.contains("`- Banned IP list:\t192.0.2.50\n"),
         "{status}"
@@ -135,11 +89,11 @@ fn bans_survive_kill_9_and_restart_without_x() {
     // failures are not counted twice (they are forgotten with the restart,
     // as fail2ban's failure counts are).
     assert!(status.contains("|- Total failed:\t0\n"), "{status}");
-    append(&dir, &failures("192.0.2.51", 1));
+    append(&dir.join("auth.log"), &failures("192.0.2.51", 1));
     wait_for("a fresh failure", || {
-        client(&dir, &["status", "sshd"]).contains("|- Total failed:\t1\n")
+        common::client(CLIENT, &dir, &["status", "sshd"]).contains("|- Total failed:\t1\n")
     });
-    client(&dir, &["stop"]);
+    common::client(CLIENT, &dir, &["stop"]);
     assert!(actions().ends_with("unban 192.0.2.50\n"), "{}", actions());
     let _ = fs::remove_dir_all(&dir);
 }
