@@ -258,7 +258,7 @@ fn filter_loop(
     log: &Logger,
 ) {
     let name = &shared.name;
-    let mut lines = Vec::new();
+    let mut lines = crate::watch::Lines::default();
     let mut processed: u64 = 0;
     loop {
         for t in tails.iter_mut() {
@@ -314,7 +314,7 @@ fn filter_loop(
 fn process(
     shared: &Shared,
     matcher: &mut Matcher,
-    lines: &mut Vec<String>,
+    lines: &mut crate::watch::Lines,
     in_operation: bool,
     processed: &mut u64,
     log: &Logger,
@@ -328,9 +328,9 @@ fn process(
         .map(|j| j.fails.find_time)
         .unwrap_or(600.0);
     {
-        for line in lines.drain(..) {
+        for line in lines.iter() {
             let now = batch_now;
-            let out = matcher.process_line(&line, now, &NoResolver);
+            let out = matcher.process_line(line, now, &NoResolver);
             for f in out.failures {
                 if f.data.truthy("nofail") {
                     continue;
@@ -376,6 +376,7 @@ fn process(
             }
         }
     }
+    lines.clear();
 }
 
 fn actions_loop(

@@ -34,6 +34,47 @@ pub struct Position {
     pub pos: u64,
 }
 
+/// Lines read from files, kept between batches so their buffers are
+/// reused instead of allocated for every line.
+#[derive(Default)]
+pub struct Lines {
+    bufs: Vec<String>,
+    len: usize,
+}
+
+impl Lines {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.bufs[..self.len].iter().map(String::as_str)
+    }
+
+    /// Forgets the lines, keeping their buffers.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Appends a line read as bytes (invalid UTF-8 replaced).
+    fn push_bytes(&mut self, b: &[u8]) {
+        if self.len == self.bufs.len() {
+            self.bufs.push(String::new());
+        }
+        let slot = &mut self.bufs[self.len];
+        slot.clear();
+        match std::str::from_utf8(b) {
+            Ok(s) => slot.push_str(s),
+            Err(_) => slot.push_str(&String::from_utf8_lossy(b)),
+        }
+        self.len += 1;
+    }
+}
+
 /// Lines longer than this are cut (the rest is dropped and counted), so a
 /// log without newlines cannot use up memory.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -100,7 +141,7 @@ impl FileTail {
     /// `max` of them; returns true when more may be waiting (call again).
     /// Read `in_operation` before: it applies to these lines, and turns
     /// true once the file has been read to its end after some content.
-    pub fn poll(&mut self, out: &mut Vec<String>, max: usize) -> io::Result<bool> {
+    pub fn poll(&mut self, out: &mut Lines, max: usize) -> io::Result<bool> {
         let more = self.poll_inner(out, max)?;
         if !more && self.read_since_eof {
             self.in_operation = true;
@@ -109,7 +150,7 @@ impl FileTail {
         Ok(more)
     }
 
-    fn poll_inner(&mut self, out: &mut Vec<String>, max: usize) -> io::Result<bool> {
+    fn poll_inner(&mut self, out: &mut Lines, max: usize) -> io::Result<bool> {
         if self.file.is_some() && self.drain(out, max)? {
             return Ok(true);
         }
@@ -142,16 +183,16 @@ impl FileTail {
         }
     }
 
-    fn flush_partial(&mut self, out: &mut Vec<String>) {
+    fn flush_partial(&mut self, out: &mut Lines) {
         if !self.partial.is_empty() {
-            out.push(String::from_utf8_lossy(&self.partial).into_owned());
+            out.push_bytes(&self.partial);
             self.partial.clear();
         }
     }
 
     /// Reads from `pos` towards the end of the open file; true when it
     /// stopped early because `out` holds `max` lines.
-    fn drain(&mut self, out: &mut Vec<String>, max: usize) -> io::Result<bool> {
+    fn drain(&mut self, out: &mut Lines, max: usize) -> io::Result<bool> {
         let Some((f, _)) = self.file.as_mut() else {
             return Ok(false);
         };
@@ -169,14 +210,11 @@ impl FileTail {
                 let take = nl.min(room);
                 self.partial.extend_from_slice(&chunk[..take]);
                 self.cut_bytes += (nl - take) as u64;
-                let mut line = std::mem::take(&mut self.partial);
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+                if self.partial.last() == Some(&b'\r') {
+                    self.partial.pop();
                 }
-                out.push(match String::from_utf8(line) {
-                    Ok(s) => s,
-                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                });
+                out.push_bytes(&self.partial);
+                self.partial.clear();
                 self.pos += (nl + 1) as u64;
                 chunk = &chunk[nl + 1..];
                 if out.len() >= max {
@@ -214,9 +252,16 @@ mod tests {
     }
 
     fn poll(t: &mut FileTail) -> Vec<String> {
-        let mut out = Vec::new();
-        while t.poll(&mut out, 2).expect("poll") {}
-        out
+        let mut out = Lines::default();
+        let mut all = Vec::new();
+        loop {
+            let more = t.poll(&mut out, 2).expect("poll");
+            all.extend(out.iter().map(str::to_string));
+            out.clear();
+            if !more {
+                return all;
+            }
+        }
     }
 
     #[test]
