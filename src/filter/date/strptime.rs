@@ -178,6 +178,14 @@ pub(crate) struct Context {
 /// raises (invalid date such as Feb 30, second 60, unknown zone name,
 /// month without day, ...). Sub-seconds are dropped as in fail2ban.
 pub(crate) fn to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<f64> {
+    match syslog_to_epoch(fields, ctx) {
+        Some(t) => t,
+        None => general_to_epoch(fields, ctx),
+    }
+}
+
+/// `to_epoch` for any set of fields.
+fn general_to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<f64> {
     let mut year: Option<i64> = None;
     let mut month: Option<i64> = None;
     let mut day: Option<i64> = None;
@@ -292,6 +300,60 @@ pub(crate) fn to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<f64> {
     }
 }
 
+/// Two ASCII digits (or a space-padded one), as `py_int` reads them.
+fn small_int(v: &str) -> Option<i64> {
+    match v.as_bytes() {
+        [d @ b'0'..=b'9'] => Some(i64::from(d - b'0')),
+        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => Some(i64::from(a - b'0') * 10 + i64::from(b - b'0')),
+        _ => None,
+    }
+}
+
+/// The common case of `to_epoch`, without its general loop: a syslog date
+/// (`%b %d %H:%M:%S`, no year, local time). `None`: not this case, use the
+/// general path; `Some(r)`: the same result the general path gives.
+fn syslog_to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<Option<f64>> {
+    if fields.len != 5 || ctx.default_tz.is_some() {
+        return None;
+    }
+    let (mut mon, mut d, mut h, mut mi, mut sec) = (None, None, None, None, None);
+    for &(key, val) in fields.iter() {
+        let slot = match key {
+            Key::AbbrMonth => &mut mon,
+            Key::D => &mut d,
+            Key::H => &mut h,
+            Key::M => &mut mi,
+            Key::S => &mut sec,
+            _ => return None,
+        };
+        *slot = Some(val);
+    }
+    let month = name_index(mon?, &MONTHS, true).map(|m| m + 1);
+    let (day, hour, minute, second) = (
+        small_int(d?)?,
+        small_int(h?)?,
+        small_int(mi?)?,
+        small_int(sec?)?,
+    );
+    let Some(month) = month else {
+        return Some(None);
+    };
+    let Some(now) = ctx.now else {
+        return Some(None);
+    };
+    let Some(result) = Naive::new(now.year, month, day, hour, minute, second) else {
+        return Some(None);
+    };
+    if now.is_day_before(result) {
+        // Last year (see the general path).
+        return Some(
+            Naive::new(now.year - 1, month, day, hour, minute, second)
+                .and_then(civil::mktime_local),
+        );
+    }
+    Some(civil::mktime_local(result))
+}
+
 /// Python's `_calc_julian_from_U_or_W`.
 fn julian_from_week(year: i64, week: i64, weekday: i64, starts_monday: bool) -> Option<i64> {
     if !(civil::MIN_YEAR..=civil::MAX_YEAR).contains(&year) {
@@ -381,5 +443,63 @@ mod tests {
         // 2024-01-01 is a Monday: %W week 1 Monday is Jan 1st.
         assert_eq!(julian_from_week(2024, 1, 0, true), Some(1));
         assert_eq!(julian_from_week(2024, 0, 6, false), Some(0));
+    }
+
+    #[test]
+    fn syslog_shortcut_agrees_with_the_general_path() {
+        civil::test_tz::with_tz("Europe/Paris", || {
+            for now_text in [
+                "2026-11-28 10:00:00",
+                "2026-01-01 00:30:00",
+                "2024-02-29 12:00:00",
+                "2026-03-29 02:30:00",
+            ] {
+                let now_epoch = civil::mktime_local(
+                    Naive::new(
+                        now_text[..4].parse().expect("y"),
+                        now_text[5..7].parse().expect("m"),
+                        now_text[8..10].parse().expect("d"),
+                        now_text[11..13].parse().expect("h"),
+                        now_text[14..16].parse().expect("mi"),
+                        0,
+                    )
+                    .expect("valid"),
+                )
+                .expect("epoch");
+                let ctx = Context {
+                    default_tz: None,
+                    now: civil::LocalNow::at_second(now_epoch as i64),
+                };
+                for (mon, d) in [
+                    ("Nov", "28"),
+                    ("Dec", "31"),
+                    ("Jan", "1"),
+                    ("Feb", "29"),
+                    ("Mar", "29"),
+                    ("Xyz", "1"),
+                    ("Apr", "31"),
+                ] {
+                    for hms in [
+                        ("00", "00", "00"),
+                        ("02", "30", "00"),
+                        ("23", "59", "59"),
+                        ("24", "00", "00"),
+                    ] {
+                        let f = fields(&[
+                            (Key::AbbrMonth, mon),
+                            (Key::D, d),
+                            (Key::H, hms.0),
+                            (Key::M, hms.1),
+                            (Key::S, hms.2),
+                        ]);
+                        assert_eq!(
+                            syslog_to_epoch(&f, &ctx).flatten(),
+                            general_to_epoch(&f, &ctx),
+                            "{now_text}: {mon} {d} {hms:?}"
+                        );
+                    }
+                }
+            }
+        });
     }
 }

@@ -331,8 +331,9 @@ impl Template {
     pub(crate) fn time_of(&self, hit: &Hit<'_>, ctx: &Context) -> Option<f64> {
         match self.kind {
             Kind::Pattern => {
+                let owned;
                 let fields = match &hit.src {
-                    HitSource::Fast(f) => *f,
+                    HitSource::Fast(f) => f,
                     HitSource::Regex(caps) => {
                         let mut f = Fields::new();
                         let compiled = self.compiled.as_ref()?.as_ref().ok()?;
@@ -341,10 +342,11 @@ impl Template {
                                 f.push(key, text);
                             }
                         }
-                        f
+                        owned = f;
+                        &owned
                     }
                 };
-                strptime::to_epoch(&fields, ctx)
+                strptime::to_epoch(fields, ctx)
             }
             Kind::Epoch { long, group } => {
                 let text = hit.group_text(group)?;
