@@ -59,8 +59,8 @@ impl Compiled {
         // Python's group order, which reports and failure data keep.
         let order: Vec<String> = re.group_names().into_iter().flatten().collect();
         if re.is_fancy()
-            && let Some(Ok(linear)) =
-                unfancy::rewrite(&resolved).map(|p| PyRegex::with_options(&p, dollar, multiline))
+            && let Some(Ok(linear)) = unfancy::rewrite_branches(&resolved)
+                .map(|(p, branches)| PyRegex::with_branches(&p, &branches, dollar, multiline))
             && !linear.is_fancy()
         {
             re = linear;

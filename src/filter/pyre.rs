@@ -138,6 +138,9 @@ enum Either<'r> {
 pub struct PyRegex {
     engine: Engine,
     source: String,
+    /// For a top-level alternation: captures from the matching branch
+    /// alone (see `branches`).
+    branches: Option<super::branches::Branches>,
 }
 
 /// Captures of one successful search.
@@ -145,6 +148,9 @@ pub enum PyCaptures<'t> {
     Plain(regex::Captures<'t>),
     /// From the ASCII build, over the same (ASCII) text.
     Ascii(regex::bytes::Captures<'t>, &'t str),
+    /// From one branch of the pattern (ASCII text), whose group 1 is the
+    /// whole pattern's group `offset + 1`.
+    Branch(regex::bytes::Captures<'t>, &'t str, usize),
     Fancy(fancy_regex::Captures<'t, str>),
 }
 
@@ -154,6 +160,9 @@ impl<'t> PyCaptures<'t> {
         match self {
             PyCaptures::Plain(c) => c.get(i).map(|m| (m.start(), m.end())),
             PyCaptures::Ascii(c, _) => c.get(i).map(|m| (m.start(), m.end())),
+            PyCaptures::Branch(c, _, off) => branch_group(i, *off)
+                .and_then(|j| c.get(j))
+                .map(|m| (m.start(), m.end())),
             PyCaptures::Fancy(c) => c.get(i).map(|m| (m.start(), m.end())),
         }
     }
@@ -163,7 +172,15 @@ impl<'t> PyCaptures<'t> {
         match self {
             PyCaptures::Plain(c) => c.get(i).map(|m| m.as_str()),
             PyCaptures::Ascii(c, t) => c.get(i).and_then(|m| t.get(m.start()..m.end())),
+            PyCaptures::Branch(..) => self.get(i).and_then(|(a, b)| self.haystack()?.get(a..b)),
             PyCaptures::Fancy(c) => c.get(i).map(|m| m.as_str()),
+        }
+    }
+
+    fn haystack(&self) -> Option<&'t str> {
+        match self {
+            PyCaptures::Ascii(_, t) | PyCaptures::Branch(_, t, _) => Some(t),
+            _ => None,
         }
     }
 
@@ -171,13 +188,55 @@ impl<'t> PyCaptures<'t> {
     pub fn name(&self, name: &str) -> Option<&'t str> {
         match self {
             PyCaptures::Plain(c) => c.name(name).map(|m| m.as_str()),
-            PyCaptures::Ascii(c, t) => c.name(name).and_then(|m| t.get(m.start()..m.end())),
+            PyCaptures::Ascii(c, t) | PyCaptures::Branch(c, t, _) => {
+                c.name(name).and_then(|m| t.get(m.start()..m.end()))
+            }
             PyCaptures::Fancy(c) => c.name(name).map(|m| m.as_str()),
         }
     }
 }
 
+/// The branch's group for the whole pattern's group `i`.
+fn branch_group(i: usize, offset: usize) -> Option<usize> {
+    if i == 0 {
+        Some(0)
+    } else {
+        i.checked_sub(offset).filter(|j| *j > 0)
+    }
+}
+
+/// A branch of a pattern in the linear engine's syntax; None when it needs
+/// the backtracking engine or does not translate.
+pub(crate) fn translate_branch(py: &str, dollar: Dollar, multiline: bool) -> Option<String> {
+    translate_with(py, dollar, multiline)
+        .ok()
+        .filter(|t| !t.fancy)
+        .map(|t| t.pattern)
+}
+
 impl PyRegex {
+    /// Compiles `py_pattern`, which is the alternation of `branches` (in
+    /// this order, each a whole Python pattern): captures then come from
+    /// the matching branch alone.
+    pub fn with_branches(
+        py_pattern: &str,
+        branches: &[String],
+        dollar: Dollar,
+        multiline: bool,
+    ) -> Result<PyRegex, PyReError> {
+        let mut re = Self::with_options(py_pattern, dollar, multiline)?;
+        if !re.is_fancy() && branches.len() > 1 {
+            let groups = re.group_names().len();
+            re.branches = super::branches::Branches::build(branches, dollar, multiline, groups);
+        }
+        Ok(re)
+    }
+
+    /// True when captures come from the matching branch alone.
+    pub fn has_branches(&self) -> bool {
+        self.branches.is_some()
+    }
+
     /// Compiles a Python pattern with exact `$` semantics.
     pub fn new(py_pattern: &str) -> Result<PyRegex, PyReError> {
         Self::with_dollar(py_pattern, Dollar::Exact)
@@ -211,6 +270,7 @@ impl PyRegex {
         Ok(PyRegex {
             engine,
             source: py_pattern.to_string(),
+            branches: None,
         })
     }
 
@@ -227,6 +287,11 @@ impl PyRegex {
     /// Python's `re.search`: the first match anywhere in `text`. A search
     /// that exceeds the backtracking bound is treated as no match.
     pub fn captures<'t>(&self, text: &'t str) -> Option<PyCaptures<'t>> {
+        if let Some(b) = self.branches.as_ref().filter(|_| text.is_ascii()) {
+            return b
+                .captures(text.as_bytes())
+                .map(|(c, off)| PyCaptures::Branch(c, text, off));
+        }
         match &self.engine {
             Engine::Plain(p) => match p.pick(text)? {
                 Either::Ascii(re) => re

@@ -40,6 +40,12 @@ pub fn canonical_name(name: &str) -> &str {
 /// A `$` after a run counts as the end of a line in every mode: the run
 /// cannot hold a newline, and `$` only matches before one or at the end.
 pub fn rewrite(py: &str) -> Option<String> {
+    rewrite_branches(py).map(|(p, _)| p)
+}
+
+/// `rewrite`, also giving the top-level branches of the result when it is
+/// an alternation (each a whole pattern, in order).
+pub fn rewrite_branches(py: &str) -> Option<(String, Vec<String>)> {
     if !py.contains("(?(") && !py.contains("(?!") {
         return None;
     }
@@ -61,7 +67,17 @@ pub fn rewrite(py: &str) -> Option<String> {
     let mut out = String::new();
     let mut seen = std::collections::HashMap::new();
     tree.emit(&mut out, &mut seen);
-    Some(out)
+    // The same text, branch by branch (group names numbered as above).
+    let mut branches = Vec::new();
+    if let Node::Alt(bs) = &tree {
+        let mut seen = std::collections::HashMap::new();
+        for b in bs {
+            let mut t = String::new();
+            b.emit(&mut t, &mut seen);
+            branches.push(t);
+        }
+    }
+    Some((out, branches))
 }
 
 /// Above this many branches the pattern is left as it is.
@@ -697,6 +713,12 @@ mod tests {
         let fancy = PyRegex::with_dollar(FAILED, Dollar::SingleLineBuffer).unwrap();
         let linear =
             PyRegex::with_dollar(&rewrite(FAILED).unwrap(), Dollar::SingleLineBuffer).unwrap();
+        // The same, taking captures from the matching branch only.
+        let (whole, branches) = rewrite_branches(FAILED).unwrap();
+        assert_eq!(branches.len(), 4);
+        let split =
+            PyRegex::with_branches(&whole, &branches, Dollar::SingleLineBuffer, false).unwrap();
+        assert!(split.has_branches());
         let mut seed = 7u64;
         let mut matched = 0;
         for _ in 0..4000 {
@@ -713,6 +735,7 @@ mod tests {
             let g = groups(&fancy, &text);
             matched += usize::from(g.is_some());
             assert_eq!(g, groups(&linear, &text), "{text:?}");
+            assert_eq!(g, groups(&split, &text), "branches: {text:?}");
         }
         // Both sides of the comparison were exercised.
         assert!((400..3600).contains(&matched), "{matched} of 4000 matched");
