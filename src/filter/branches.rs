@@ -12,7 +12,7 @@
 use regex_automata::meta;
 use regex_automata::util::syntax;
 
-use super::pyre::{Dollar, translate_branch};
+use super::pyre::{Dollar, ascii_build, translate_branch};
 
 /// The branches of a linear-engine pattern, for ASCII text.
 #[derive(Clone)]
@@ -42,14 +42,7 @@ impl Branches {
         }
         let parts: Vec<regex::bytes::Regex> = translated
             .iter()
-            .map(|t| {
-                regex::bytes::RegexBuilder::new(t)
-                    .unicode(false)
-                    .size_limit(50 << 20)
-                    .dfa_size_limit(256 << 10)
-                    .build()
-                    .ok()
-            })
+            .map(|t| ascii_build(t))
             .collect::<Option<_>>()?;
         let mut offsets = Vec::with_capacity(parts.len());
         let mut total = 0;

@@ -66,6 +66,16 @@ enum Engine {
     Fancy(fancy_regex::Regex),
 }
 
+/// The ASCII build of a linear-engine pattern (see `Plain`).
+pub(crate) fn ascii_build(pattern: &str) -> Option<regex::bytes::Regex> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(50 << 20)
+        .dfa_size_limit(256 << 10)
+        .build()
+        .ok()
+}
+
 /// A pattern for the linear-time engine, in two builds.
 ///
 /// Log lines are nearly always ASCII, and on ASCII text the ASCII classes
@@ -82,12 +92,7 @@ struct Plain {
 impl Plain {
     fn new(pattern: &str) -> Result<Plain, String> {
         let ascii = if pattern.is_ascii() {
-            regex::bytes::RegexBuilder::new(pattern)
-                .unicode(false)
-                .size_limit(50 << 20)
-                .dfa_size_limit(256 << 10)
-                .build()
-                .ok()
+            ascii_build(pattern)
         } else {
             None
         };
