@@ -114,8 +114,11 @@ pub fn start(
     runner: Arc<dyn CommandRunner>,
     restore: Restore,
 ) -> Result<Running, String> {
+    // fail2ban's server: dateless lines are dated now, and multi-line
+    // failures still waiting for their address are not reported.
     let mode = MatchMode {
         check_find_time: true,
+        ignore_pending: true,
         ..MatchMode::default()
     };
     let mut matcher = Matcher::new(&spec.filter_regexes(), mode)

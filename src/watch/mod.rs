@@ -205,7 +205,7 @@ impl FileTail {
             }
             self.read_since_eof = true;
             let mut chunk = &buf[..n];
-            while let Some(nl) = chunk.iter().position(|b| *b == b'\n') {
+            while let Some(nl) = memchr::memchr(b'\n', chunk) {
                 let room = MAX_LINE.saturating_sub(self.partial.len());
                 let take = nl.min(room);
                 self.partial.extend_from_slice(&chunk[..take]);
