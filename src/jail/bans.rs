@@ -138,16 +138,22 @@ impl BanManager {
             return Vec::new();
         }
         let default = self.ban_time;
-        let due: Vec<String> = self
+        let due: std::collections::HashSet<String> = self
             .list
             .iter()
             .filter(|(_, t)| now > t.end(default))
             .take(max)
             .map(|(k, _)| k.to_string())
             .collect();
-        let mut out = Vec::with_capacity(due.len());
-        for id in &due {
-            out.extend(self.list.remove(id));
+        // In list order; one pass removes them all.
+        let out: Vec<BanTicket> = self
+            .list
+            .values()
+            .filter(|t| due.contains(&t.id))
+            .cloned()
+            .collect();
+        if !out.is_empty() {
+            self.list.retain(|k, _| !due.contains(k));
         }
         self.next_unban = self
             .list

@@ -9,7 +9,7 @@
 //! ban list once its count reaches `maxretry` (`to_ban`). Ban decisions
 //! follow from these exact rules, so they are kept as fail2ban has them.
 
-use crate::config::omap::OrderedMap;
+use std::collections::HashMap;
 
 /// One address's failures, as fail2ban's `FailTicket`.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,10 +56,11 @@ impl FailTicket {
     }
 }
 
-/// The failures of one jail, by id in arrival order.
+/// The failures of one jail, by id. (Nothing depends on their order, so
+/// a plain map: taking a ticket out for a ban costs nothing.)
 #[derive(Debug)]
 pub struct FailManager {
-    list: OrderedMap<FailTicket>,
+    list: HashMap<String, FailTicket>,
     pub max_retry: u32,
     /// `findtime` in seconds.
     pub find_time: f64,
@@ -73,7 +74,7 @@ impl Default for FailManager {
     fn default() -> Self {
         // fail2ban's defaults before the jail's options are applied.
         FailManager {
-            list: OrderedMap::new(),
+            list: HashMap::new(),
             max_retry: 3,
             find_time: 600.0,
             max_matches: 5,
@@ -107,7 +108,7 @@ impl FailManager {
                 if max_matches == 0 {
                     t.matches.clear();
                 }
-                self.list.insert(id, t);
+                self.list.insert(id.to_string(), t);
                 1
             }
         }
