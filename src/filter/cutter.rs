@@ -176,6 +176,16 @@ impl LineCutter {
     /// Stage one for one line (without its line ending) at time `now`.
     pub fn prepare(&mut self, line: &str, now: f64) -> Prepared {
         let (cut, date, time_int) = self.cut_date(line, now);
+        self.prepare_cut(line, cut, date, time_int)
+    }
+
+    /// Stage one for a line whose time is already known (a journal entry):
+    /// no date is looked for in its text.
+    pub fn prepare_dated(&mut self, line: &str, time: f64) -> Prepared {
+        self.prepare_cut(line, Cut::Whole, Some(time), false)
+    }
+
+    fn prepare_cut(&mut self, line: &str, cut: Cut, date: Option<f64>, time_int: bool) -> Prepared {
         let mut p = Prepared {
             cut,
             date,

@@ -197,6 +197,18 @@ impl Matcher {
         self.finish(line, &p, now, resolver)
     }
 
+    /// Processes a line whose time is known (journal entries).
+    pub fn process_dated(
+        &mut self,
+        line: &str,
+        time: f64,
+        now: f64,
+        resolver: &dyn Resolver,
+    ) -> LineOutcome {
+        let p = self.cutter.prepare_dated(line, time);
+        self.finish(line, &p, now, resolver)
+    }
+
     /// Stage two: the failregexes on a line stage one prepared.
     pub fn finish(
         &mut self,

@@ -298,13 +298,18 @@ pub fn jail_status(j: &Shared) -> Value {
         .lock()
         .map(|f| f.iter().map(|p| p.display().to_string()).collect())
         .unwrap_or_default();
+    // A journal jail lists its matches where a file jail lists its files.
+    let source = match &j.journal_matches {
+        Some(m) => pair("Journal matches", strs([m.clone()])),
+        None => pair("File list", strs(files)),
+    };
     Value::List(vec![
         pair(
             "Filter",
             Value::List(vec![
                 pair("Currently failed", Value::Int(failed)),
                 pair("Total failed", Value::Int(total_failed)),
-                pair("File list", strs(files)),
+                source,
             ]),
         ),
         pair(

@@ -20,6 +20,7 @@ use crate::filter::failure::Failure;
 use crate::filter::matcher::{MatchMode, Matcher, NoResolver};
 use crate::jail::bans::BanTicket;
 use crate::jail::{Clock, Jail, Outcome, SystemClock};
+use crate::watch::journal::{Journal, JournalOpts};
 use crate::watch::notify::Notifier;
 use crate::watch::{FileTail, Position};
 
@@ -48,6 +49,8 @@ pub struct Shared {
     pub files: Mutex<Vec<PathBuf>>,
     /// Where each file was read up to (saved for restarts).
     pub positions: Mutex<Vec<(String, Position)>>,
+    /// For a journal jail: its matches as status shows them.
+    pub journal_matches: Option<String>,
     pub actions: Vec<String>,
     pub to_actions: Mutex<Sender<ToActions>>,
 }
@@ -168,6 +171,10 @@ pub fn start(
         jail: Mutex::new(jail),
         files: Mutex::new(files),
         positions: Mutex::new(Vec::new()),
+        journal_matches: spec.backend.starts_with("systemd").then(|| {
+            let groups: Vec<String> = spec.journalmatch.iter().map(|g| g.join(" ")).collect();
+            groups.join(" + ")
+        }),
         actions: spec.actions.iter().map(|a| a.name.clone()).collect(),
         to_actions: Mutex::new(to_actions),
     });
@@ -184,36 +191,50 @@ pub fn start(
             FileTail::new(std::path::Path::new(p), tail == "tail", saved)
         })
         .collect();
-    let notifier = match spec.backend.as_str() {
-        "polling" | "gamin" => None,
-        "auto" | "pyinotify" | "inotify" => {
-            let files: Vec<PathBuf> = tails.iter().map(|t| t.path.clone()).collect();
-            match Notifier::new(&files) {
-                Ok(n) => Some(n),
-                Err(e) => {
-                    let msg = format!(
-                        "[{}] inotify unavailable ({e}): polling the log files instead",
-                        spec.name
-                    );
-                    log.log("fail2ban.filter", Level::Warning, &msg);
-                    None
-                }
-            }
-        }
-        other => {
-            return Err(format!(
-                "jail '{}': backend '{other}' is not supported yet",
-                spec.name
-            ));
-        }
-    };
+    let (backend, backend_opts) = crate::config::split_name_options(&spec.backend)
+        .map_err(|e| format!("jail '{}': backend: {e}", spec.name))?;
     let (stop, stopped) = channel();
     let s1 = shared.clone();
     let l1 = log.clone();
-    let filter = std::thread::Builder::new()
-        .name(format!("f2b/f.{}", spec.name))
-        .spawn(move || filter_loop(&s1, matcher, tails, notifier, stopped, &l1))
-        .map_err(|e| e.to_string())?;
+    let thread = std::thread::Builder::new().name(format!("f2b/f.{}", spec.name));
+    let filter = if backend.starts_with("systemd") {
+        let opt = |k: &str| {
+            backend_opts
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        let opts = JournalOpts {
+            directory: opt("journalpath"),
+            files: opt("journalfiles")
+                .map(|f| f.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
+        };
+        let since = SystemClock.now() - seconds(spec.options.get("findtime"), 600.0);
+        let journal = crate::watch::journal::follow(&opts, &spec.journalmatch, since);
+        thread.spawn(move || journal_loop(&s1, matcher, journal, stopped, &l1))
+    } else {
+        let notifier = match backend.as_str() {
+            "polling" | "gamin" => None,
+            "auto" | "pyinotify" | "inotify" => {
+                let files: Vec<PathBuf> = tails.iter().map(|t| t.path.clone()).collect();
+                match Notifier::new(&files) {
+                    Ok(n) => Some(n),
+                    Err(e) => {
+                        let msg = format!(
+                            "[{}] inotify unavailable ({e}): polling the log files instead",
+                            spec.name
+                        );
+                        log.log("fail2ban.filter", Level::Warning, &msg);
+                        None
+                    }
+                }
+            }
+            other => return Err(format!("jail '{}': unknown backend '{other}'", spec.name)),
+        };
+        thread.spawn(move || filter_loop(&s1, matcher, tails, notifier, stopped, &l1))
+    }
+    .map_err(|e| e.to_string())?;
     let s2 = shared.clone();
     let acts = std::thread::Builder::new()
         .name(format!("f2b/a.{}", spec.name))
@@ -314,6 +335,17 @@ fn filter_loop(
     }
 }
 
+/// What the filter thread needs to count one line's failures.
+struct Counting<'a> {
+    shared: &'a Shared,
+    log: &'a Logger,
+    /// After the initial read (see `filter_loop`).
+    in_operation: bool,
+    find_time: f64,
+    now: f64,
+    processed: &'a mut u64,
+}
+
 fn process(
     shared: &Shared,
     matcher: &mut Matcher,
@@ -322,64 +354,130 @@ fn process(
     processed: &mut u64,
     log: &Logger,
 ) {
-    let name = &shared.name;
-    // One reading of the clock serves a batch (a few ms of work).
-    let batch_now = SystemClock.now();
-    let find_time = shared
-        .jail
-        .lock()
-        .map(|j| j.fails.find_time)
-        .unwrap_or(600.0);
-    {
-        for line in lines.iter() {
-            let now = batch_now;
-            let out = matcher.process_line(line, now, &NoResolver);
-            for f in out.failures {
-                if f.data.truthy("nofail") {
-                    continue;
-                }
-                let Some(id) = f.id.clone() else { continue };
-                let time = match in_operation {
-                    true if (f.time - now).abs() > 60.0 => now,
-                    false if f.time < now - find_time => continue,
-                    _ => f.time,
-                };
-                let outcome = match shared.jail.lock() {
-                    Ok(mut j) => j.failure(&id, time, matches_of(&f), now, &NoResolver),
-                    Err(_) => return,
-                };
-                if let Outcome::Ignored(src) = &outcome {
-                    let msg = format!("[{name}] Ignore {id} by {src}");
-                    log.log("fail2ban.filter", Level::Info, &msg);
-                    continue;
-                }
-                let msg = format!(
-                    "[{name}] Found {id} - {}",
-                    crate::filter::date::format_local(time)
-                );
-                log.log("fail2ban.filter", Level::Info, &msg);
-                match outcome {
-                    Outcome::AlreadyBanned => {
-                        let msg = format!("[{name}] {id} already banned");
-                        log.log("fail2ban.actions", Level::Notice, &msg);
-                    }
-                    Outcome::Banned(t) => {
-                        if let Ok(tx) = shared.to_actions.lock() {
-                            let _ = tx.send(ToActions::Ban(t));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            *processed += 1;
-            if processed.is_multiple_of(100)
-                && let Ok(mut j) = shared.jail.lock()
-            {
-                j.service(now);
-            }
-        }
+    let mut c = Counting::new(shared, log, in_operation, processed);
+    for line in lines.iter() {
+        let out = matcher.process_line(line, c.now, &NoResolver);
+        c.count(out.failures);
     }
     lines.clear();
+}
+
+impl<'a> Counting<'a> {
+    fn new(
+        shared: &'a Shared,
+        log: &'a Logger,
+        in_operation: bool,
+        processed: &'a mut u64,
+    ) -> Self {
+        let find_time = shared
+            .jail
+            .lock()
+            .map(|j| j.fails.find_time)
+            .unwrap_or(600.0);
+        Counting {
+            shared,
+            log,
+            in_operation,
+            find_time,
+            // One reading of the clock serves a batch (a few ms of work).
+            now: SystemClock.now(),
+            processed,
+        }
+    }
+
+    /// Counts the failures found on one line.
+    fn count(&mut self, failures: Vec<Failure>) {
+        let (shared, log, now) = (self.shared, self.log, self.now);
+        let name = &shared.name;
+        for f in failures {
+            if f.data.truthy("nofail") {
+                continue;
+            }
+            let Some(id) = f.id.clone() else { continue };
+            let time = match self.in_operation {
+                true if (f.time - now).abs() > 60.0 => now,
+                false if f.time < now - self.find_time => continue,
+                _ => f.time,
+            };
+            let outcome = match shared.jail.lock() {
+                Ok(mut j) => j.failure(&id, time, matches_of(&f), now, &NoResolver),
+                Err(_) => return,
+            };
+            if let Outcome::Ignored(src) = &outcome {
+                let msg = format!("[{name}] Ignore {id} by {src}");
+                log.log("fail2ban.filter", Level::Info, &msg);
+                continue;
+            }
+            let msg = format!(
+                "[{name}] Found {id} - {}",
+                crate::filter::date::format_local(time)
+            );
+            log.log("fail2ban.filter", Level::Info, &msg);
+            match outcome {
+                Outcome::AlreadyBanned => {
+                    let msg = format!("[{name}] {id} already banned");
+                    log.log("fail2ban.actions", Level::Notice, &msg);
+                }
+                Outcome::Banned(t) => {
+                    if let Ok(tx) = shared.to_actions.lock() {
+                        let _ = tx.send(ToActions::Ban(t));
+                    }
+                }
+                _ => {}
+            }
+        }
+        *self.processed += 1;
+        if self.processed.is_multiple_of(100)
+            && let Ok(mut j) = shared.jail.lock()
+        {
+            j.service(now);
+        }
+    }
+}
+
+/// The filter thread of a `backend = systemd` jail: the journal's backlog
+/// since findtime ago (initialisation), then new entries.
+fn journal_loop(
+    shared: &Shared,
+    mut matcher: Matcher,
+    journal: Journal,
+    stopped: Receiver<()>,
+    log: &Logger,
+) {
+    use crate::watch::journal::Msg;
+    let mut processed: u64 = 0;
+    let mut in_operation = false;
+    let mut unreadable: u64 = 0;
+    loop {
+        match journal.rx.recv_timeout(NOTIFY_WAIT) {
+            Ok(Msg::Backlog(e) | Msg::New(e)) => {
+                let mut c = Counting::new(shared, log, in_operation, &mut processed);
+                let out = matcher.process_dated(&e.line, e.time, c.now, &NoResolver);
+                c.count(out.failures);
+                log.flush();
+            }
+            Ok(Msg::EndOfBacklog) => in_operation = true,
+            Ok(Msg::Unreadable) => unreadable += 1,
+            Ok(Msg::Failed(why)) => {
+                let msg = format!(
+                    "[{}] reading the journal failed: {why} ({unreadable} unreadable entries)",
+                    shared.name
+                );
+                log.log("fail2ban.filter", Level::Error, &msg);
+                // Wait for the stop signal; nothing more will come.
+                let _ = stopped.recv();
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = stopped.recv();
+                return;
+            }
+        }
+        if !matches!(stopped.try_recv(), Err(TryRecvError::Empty)) {
+            return;
+        }
+    }
 }
 
 fn actions_loop(

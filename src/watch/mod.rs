@@ -13,6 +13,7 @@
 //! can be saved and given back on restart, with the file's identity, so a
 //! restart neither repeats nor skips lines.
 
+pub mod journal;
 pub mod notify;
 
 use std::fs::File;
