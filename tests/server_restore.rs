@@ -34,7 +34,7 @@ fn setup() -> PathBuf {
     .expect("fail2ban.conf");
     fs::write(
         dir.join("jail.conf"),
-        format!("[sshd]\nenabled = true\nfilter = sshd\nlogpath = {d}/auth.log\nmaxretry = 3\nbantime = 1h\naction = record\n"),
+        format!("[sshd]\nenabled = true\nfilter = sshd\nlogpath = {d}/auth.log\nmaxretry = 3\nbantime = 1h\naction = record\nignorecommand = test <ip> = 192.0.2.52\n"),
     )
     .expect("jail.conf");
     fs::write(
@@ -53,11 +53,16 @@ fn bans_survive_kill_9_and_restart_without_x() {
     common::client(CLIENT, &dir, &["start"]);
     append(&dir.join("auth.log"), &failures("192.0.2.50", 3));
     append(&dir.join("auth.log"), &failures("192.0.2.51", 2));
+    // ignorecommand spares this one (exit status 0).
+    append(&dir.join("auth.log"), &failures("192.0.2.52", 4));
     wait_for("the ban", || {
         actions().contains("ban 192.0.2.50 restored=0")
     });
     // Let the state be saved (once a second).
     std::thread::sleep(Duration::from_millis(1500));
+    let log = fs::read_to_string(dir.join("f2b.log")).expect("log");
+    assert!(log.contains("[sshd] Ignore 192.0.2.52 by command"), "{log}");
+    assert!(!actions().contains("192.0.2.52"));
     let pid: i32 = fs::read_to_string(dir.join("f2b.pid"))
         .expect("pid")
         .trim()

@@ -87,6 +87,8 @@ pub enum Source {
     Ip,
     Dns,
     Selfs,
+    /// `ignorecommand` said so (exit status 0).
+    Command,
 }
 
 impl std::fmt::Display for Source {
@@ -95,6 +97,7 @@ impl std::fmt::Display for Source {
             Source::Ip => "ip",
             Source::Dns => "dns",
             Source::Selfs => "ignoreself rule",
+            Source::Command => "command",
         })
     }
 }

@@ -96,9 +96,26 @@ impl Jail {
         now: f64,
         resolver: &dyn Resolver,
     ) -> Outcome {
+        self.failure_with(id, time, matches, now, resolver, &|_| false)
+    }
+
+    /// `failure`, with the jail's `ignorecommand` (asked only when the
+    /// ignore list does not already spare the id, as fail2ban does).
+    pub fn failure_with(
+        &mut self,
+        id: &str,
+        time: f64,
+        matches: Vec<String>,
+        now: f64,
+        resolver: &dyn Resolver,
+        ignore_command: &dyn Fn(&str) -> bool,
+    ) -> Outcome {
         let time = time.min(now);
         if let Some(source) = self.ignore.check(id, resolver) {
             return Outcome::Ignored(source);
+        }
+        if ignore_command(id) {
+            return Outcome::Ignored(ignore::Source::Command);
         }
         let count = self.fails.add_failure(id, time, matches);
         if count < self.fails.max_retry {
@@ -178,6 +195,17 @@ mod tests {
             Outcome::AlreadyBanned
         );
         assert_eq!(j.bans.total, 1);
+    }
+
+    #[test]
+    fn ignorecommand_spares_what_it_says() {
+        let mut j = Jail::default();
+        let spare = |id: &str| id == "192.0.2.30";
+        let o = j.failure_with("192.0.2.30", 1.0, vec![], 1.0, &NoResolver, &spare);
+        assert_eq!(o, Outcome::Ignored(ignore::Source::Command));
+        let o = j.failure_with("192.0.2.31", 1.0, vec![], 1.0, &NoResolver, &spare);
+        assert_eq!(o, Outcome::Found { count: 1 });
+        assert_eq!(j.fails.total, 1);
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct Shared {
     pub positions: Mutex<Vec<(String, Position)>>,
     /// For a journal jail: its matches as status shows them.
     pub journal_matches: Option<String>,
+    /// `ignorecommand` (empty: none).
+    pub ignore_command: Option<String>,
     pub actions: Vec<String>,
     pub to_actions: Mutex<Sender<ToActions>>,
 }
@@ -171,6 +173,7 @@ pub fn start(
         jail: Mutex::new(jail),
         files: Mutex::new(files),
         positions: Mutex::new(Vec::new()),
+        ignore_command: spec.options.get("ignorecommand").map(Value::text),
         journal_matches: spec.backend.starts_with("systemd").then(|| {
             let groups: Vec<String> = spec.journalmatch.iter().map(|g| g.join(" ")).collect();
             groups.join(" + ")
@@ -335,6 +338,39 @@ fn filter_loop(
     }
 }
 
+/// Runs the jail's `ignorecommand` for `id`: exit 0 spares it, 1 does not;
+/// anything else is logged and does not spare it (fail2ban's rule). The
+/// id reaches the command only through the environment.
+fn ignored_by_command(shared: &Shared, id: &str, log: &Logger) -> bool {
+    let Some(cmd) = shared
+        .ignore_command
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+    else {
+        return false;
+    };
+    let info = crate::action::BanInfo {
+        id: id.to_string(),
+        time: SystemClock.now(),
+        ..crate::action::BanInfo::default()
+    };
+    let sh = crate::action::template::fill_dynamic(cmd, |t| info.tag(t));
+    let (outcome, stderr) = crate::action::runner::ShRunner.run(&sh, Duration::from_secs(60));
+    match outcome {
+        crate::action::runner::Outcome::Exited(0) => true,
+        crate::action::runner::Outcome::Exited(1) => false,
+        other => {
+            let msg = format!(
+                "[{}] ignorecommand failed for {id}: {other:?} {}",
+                shared.name,
+                stderr.trim()
+            );
+            log.log("fail2ban.filter", Level::Error, &msg);
+            false
+        }
+    }
+}
+
 /// What the filter thread needs to count one line's failures.
 struct Counting<'a> {
     shared: &'a Shared,
@@ -399,8 +435,11 @@ impl<'a> Counting<'a> {
                 false if f.time < now - self.find_time => continue,
                 _ => f.time,
             };
+            let ignore_command = |ip: &str| ignored_by_command(shared, ip, log);
             let outcome = match shared.jail.lock() {
-                Ok(mut j) => j.failure(&id, time, matches_of(&f), now, &NoResolver),
+                Ok(mut j) => {
+                    j.failure_with(&id, time, matches_of(&f), now, &NoResolver, &ignore_command)
+                }
                 Err(_) => return,
             };
             if let Outcome::Ignored(src) = &outcome {
