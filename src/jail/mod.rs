@@ -88,20 +88,11 @@ pub struct Jail {
 impl Jail {
     /// One failure of `id` at `time` (clamped to `now`: a failure is never
     /// in the future) with its log lines.
+    /// One failure of `id` at `time` (clamped to `now`: a failure is never
+    /// in the future) with its log lines. `ignore_command` is the jail's
+    /// `ignorecommand`, asked only when the ignore list does not already
+    /// spare the id, as fail2ban does.
     pub fn failure(
-        &mut self,
-        id: &str,
-        time: f64,
-        matches: Vec<String>,
-        now: f64,
-        resolver: &dyn Resolver,
-    ) -> Outcome {
-        self.failure_with(id, time, matches, now, resolver, &|_| false)
-    }
-
-    /// `failure`, with the jail's `ignorecommand` (asked only when the
-    /// ignore list does not already spare the id, as fail2ban does).
-    pub fn failure_with(
         &mut self,
         id: &str,
         time: f64,
@@ -166,6 +157,7 @@ mod tests {
                 vec![format!("line {n}")],
                 clock.now(),
                 &NoResolver,
+                &|_| false,
             );
             assert_eq!(o, Outcome::Found { count: n });
             clock.advance(10.0);
@@ -176,22 +168,34 @@ mod tests {
             vec!["line 3".into()],
             clock.now(),
             &NoResolver,
+            &|_| false,
         ) else {
             panic!("expected a ban");
         };
         assert_eq!((t.failures, t.matches.len(), t.time), (3, 3, 1020.0));
         assert_eq!(j.fails.len(), 0);
         assert_eq!(
-            j.failure("192.0.2.3", clock.now(), vec![], clock.now(), &NoResolver),
+            j.failure(
+                "192.0.2.3",
+                clock.now(),
+                vec![],
+                clock.now(),
+                &NoResolver,
+                &|_| false
+            ),
             Outcome::Ignored(ignore::Source::Ip)
         );
         assert_eq!(j.fails.total, 3);
         // Banned again while banned: counted, not banned twice.
         for _ in 0..2 {
-            j.failure(ip, clock.now(), vec![], clock.now(), &NoResolver);
+            j.failure(ip, clock.now(), vec![], clock.now(), &NoResolver, &|_| {
+                false
+            });
         }
         assert_eq!(
-            j.failure(ip, clock.now(), vec![], clock.now(), &NoResolver),
+            j.failure(ip, clock.now(), vec![], clock.now(), &NoResolver, &|_| {
+                false
+            }),
             Outcome::AlreadyBanned
         );
         assert_eq!(j.bans.total, 1);
@@ -201,9 +205,9 @@ mod tests {
     fn ignorecommand_spares_what_it_says() {
         let mut j = Jail::default();
         let spare = |id: &str| id == "192.0.2.30";
-        let o = j.failure_with("192.0.2.30", 1.0, vec![], 1.0, &NoResolver, &spare);
+        let o = j.failure("192.0.2.30", 1.0, vec![], 1.0, &NoResolver, &spare);
         assert_eq!(o, Outcome::Ignored(ignore::Source::Command));
-        let o = j.failure_with("192.0.2.31", 1.0, vec![], 1.0, &NoResolver, &spare);
+        let o = j.failure("192.0.2.31", 1.0, vec![], 1.0, &NoResolver, &spare);
         assert_eq!(o, Outcome::Found { count: 1 });
         assert_eq!(j.fails.total, 1);
     }
@@ -212,14 +216,18 @@ mod tests {
     fn old_log_lines_make_no_ban_and_future_ones_are_now() {
         let mut j = Jail::default();
         for _ in 0..2 {
-            j.failure("192.0.2.20", 4000.0, vec![], 5000.0, &NoResolver);
+            j.failure("192.0.2.20", 4000.0, vec![], 5000.0, &NoResolver, &|_| {
+                false
+            });
         }
         // Banned from 4000 for 600 s: over before it starts.
         assert_eq!(
-            j.failure("192.0.2.20", 4000.0, vec![], 5000.0, &NoResolver),
+            j.failure("192.0.2.20", 4000.0, vec![], 5000.0, &NoResolver, &|_| {
+                false
+            }),
             Outcome::Expired
         );
-        j.failure("192.0.2.21", 9e9, vec![], 5000.0, &NoResolver);
+        j.failure("192.0.2.21", 9e9, vec![], 5000.0, &NoResolver, &|_| false);
         assert_eq!(j.fails.get("192.0.2.21").map(|t| t.time), Some(5000.0));
     }
 }

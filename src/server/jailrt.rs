@@ -438,7 +438,7 @@ impl<'a> Counting<'a> {
             let ignore_command = |ip: &str| ignored_by_command(shared, ip, log);
             let outcome = match shared.jail.lock() {
                 Ok(mut j) => {
-                    j.failure_with(&id, time, matches_of(&f), now, &NoResolver, &ignore_command)
+                    j.failure(&id, time, matches_of(&f), now, &NoResolver, &ignore_command)
                 }
                 Err(_) => return,
             };
