@@ -9,7 +9,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -80,7 +79,7 @@ enum Target {
     Stderr,
     Stdout,
     File(PathBuf, File),
-    Syslog(UnixDatagram),
+    Syslog(Box<syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>>),
 }
 
 /// Where the server's log goes, shared by all its threads.
@@ -109,9 +108,15 @@ fn open_target(name: &str, syslog_socket: &str) -> std::io::Result<Target> {
             } else {
                 syslog_socket
             };
-            let s = UnixDatagram::unbound()?;
-            s.connect(path)?;
-            Target::Syslog(s)
+            let formatter = syslog::Formatter3164 {
+                facility: syslog::Facility::LOG_DAEMON,
+                hostname: None,
+                process: "fail2ban".into(),
+                pid: std::process::id(),
+            };
+            let logger = syslog::unix_custom(formatter, path)
+                .map_err(|e| std::io::Error::other(format!("syslog socket {path}: {e}")))?;
+            Target::Syslog(Box::new(logger))
         }
         _ => {
             let p = PathBuf::from(name);
@@ -182,22 +187,17 @@ impl Logger {
         );
         let (_, target, pending) = &mut *t;
         if let Target::Syslog(s) = target {
-            // <facility daemon (3) * 8 + severity>
-            let sev = match level {
-                Level::Debug => 7,
-                Level::Info => 6,
-                Level::Notice => 5,
-                Level::Warning => 4,
-                Level::Error => 3,
-                Level::Critical => 2,
+            // `fail2ban.actions[PID]: NOTICE [sshd] Ban 192.0.2.2`.
+            s.formatter.process = component.to_string();
+            let text = format!("{} {msg}", level.name());
+            let _ = match level {
+                Level::Debug => s.debug(text),
+                Level::Info => s.info(text),
+                Level::Notice => s.notice(text),
+                Level::Warning => s.warning(text),
+                Level::Error => s.err(text),
+                Level::Critical => s.crit(text),
             };
-            let msg = format!(
-                "<{}>{component}[{}]: {} {msg}",
-                24 + sev,
-                self.pid,
-                level.name()
-            );
-            let _ = s.send(msg.as_bytes());
             return;
         }
         pending.extend_from_slice(line.as_bytes());
