@@ -17,8 +17,8 @@ use std::time::Duration;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_fail2ban-client");
 
-fn setup() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ferroban-restore-{}", std::process::id()));
+fn setup(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferroban-{tag}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("action.d")).expect("dir");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/fail2ban/filter.d");
@@ -46,9 +46,20 @@ fn setup() -> PathBuf {
     dir
 }
 
+/// Sends `sig` to the server whose pid file is in `dir`; returns its pid.
+fn signal_server(dir: &Path, sig: nix::sys::signal::Signal) -> i32 {
+    let pid: i32 = fs::read_to_string(dir.join("f2b.pid"))
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("number");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).expect("signal");
+    pid
+}
+
 #[test]
 fn bans_survive_kill_9_and_restart_without_x() {
-    let dir = setup();
+    let dir = setup("restore");
     let actions = || fs::read_to_string(dir.join("actions.txt")).unwrap_or_default();
     common::client(CLIENT, &dir, &["start"]);
     append(&dir.join("auth.log"), &failures("192.0.2.50", 3));
@@ -63,16 +74,7 @@ fn bans_survive_kill_9_and_restart_without_x() {
     let log = fs::read_to_string(dir.join("f2b.log")).expect("log");
     assert!(log.contains("[sshd] Ignore 192.0.2.52 by command"), "{log}");
     assert!(!actions().contains("192.0.2.52"));
-    let pid: i32 = fs::read_to_string(dir.join("f2b.pid"))
-        .expect("pid")
-        .trim()
-        .parse()
-        .expect("number");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill");
+    let pid = signal_server(&dir, nix::sys::signal::Signal::SIGKILL);
     wait_for("the process to go", || {
         !Path::new(&format!("/proc/{pid}")).exists()
     });
@@ -100,5 +102,53 @@ fn bans_survive_kill_9_and_restart_without_x() {
     });
     common::client(CLIENT, &dir, &["stop"]);
     assert!(actions().ends_with("unban 192.0.2.50\n"), "{}", actions());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn reload_applies_new_settings_and_keeps_bans() {
+    let dir = setup("reload");
+    let actions = || fs::read_to_string(dir.join("actions.txt")).unwrap_or_default();
+    let log = dir.join("auth.log");
+    common::client(CLIENT, &dir, &["start"]);
+    append(&log, &failures("192.0.2.80", 3));
+    wait_for("the ban", || actions().contains("ban 192.0.2.80"));
+    // Two failures are not enough yet.
+    append(&log, &failures("192.0.2.81", 2));
+    wait_for("two failures", || {
+        common::client(CLIENT, &dir, &["status", "sshd"]).contains("|- Total failed:\t5\n")
+    });
+    let jail = fs::read_to_string(dir.join("jail.conf")).expect("jail.conf");
+    fs::write(
+        dir.join("jail.conf"),
+        jail.replace("maxretry = 3", "maxretry = 2"),
+    )
+    .expect("edit");
+    assert_eq!(common::client(CLIENT, &dir, &["reload"]), "OK\n");
+    let status = common::client(CLIENT, &dir, &["status", "sshd"]);
+    assert!(
+        status.contains("`- Banned IP list:\t192.0.2.80\n"),
+        "{status}"
+    );
+    assert_eq!(
+        common::client(CLIENT, &dir, &["get", "sshd", "maxretry"]).trim(),
+        "2"
+    );
+    // The new maxretry counts, and the log is not read again from its start.
+    append(&log, &failures("192.0.2.82", 2));
+    wait_for("a ban under the new maxretry", || {
+        actions().contains("ban 192.0.2.82")
+    });
+    assert!(!actions().contains("ban 192.0.2.81"), "{}", actions());
+    // SIGHUP reloads too.
+    signal_server(&dir, nix::sys::signal::Signal::SIGHUP);
+    wait_for("the reload in the log", || {
+        fs::read_to_string(dir.join("f2b.log"))
+            .unwrap_or_default()
+            .matches("Reload all jails")
+            .count()
+            == 2
+    });
+    common::client(CLIENT, &dir, &["stop"]);
     let _ = fs::remove_dir_all(&dir);
 }

@@ -14,7 +14,8 @@ use super::log::{Level, Logger};
 
 /// What the control side can reach.
 pub struct Control {
-    pub jails: Vec<Arc<Shared>>,
+    /// The running jails (replaced on reload).
+    pub jails: std::sync::RwLock<Vec<Arc<Shared>>>,
     pub log: Arc<Logger>,
     pub syslog_socket: String,
     pub dbfile: Option<String>,
@@ -26,6 +27,8 @@ pub struct Control {
 pub enum After {
     Nothing,
     Shutdown,
+    /// Re-read the configuration (the reply waits for it).
+    Reload,
 }
 
 fn pair(k: &str, v: Value) -> Value {
@@ -41,9 +44,14 @@ fn unknown_jail(name: &str) -> String {
 }
 
 impl Control {
-    fn jail(&self, name: &str) -> Result<&Arc<Shared>, String> {
-        self.jails
-            .iter()
+    /// The jails running now.
+    fn all(&self) -> Vec<Arc<Shared>> {
+        self.jails.read().map(|j| j.clone()).unwrap_or_default()
+    }
+
+    fn jail(&self, name: &str) -> Result<Arc<Shared>, String> {
+        self.all()
+            .into_iter()
             .find(|j| j.name == name)
             .ok_or_else(|| unknown_jail(name))
     }
@@ -57,8 +65,9 @@ impl Control {
             ["echo", rest @ ..] => Ok(strs(rest.iter().copied())),
             ["server-status"] => Ok(Value::str("Server ready")),
             ["stop"] => return (Ok(Value::None), After::Shutdown),
+            ["reload"] | ["reload", "--all"] => return (Ok(Value::str("OK")), After::Reload),
             ["status"] => Ok(self.status()),
-            ["status", jail] | ["status", jail, _] => self.jail(jail).map(|j| jail_status(j)),
+            ["status", jail] | ["status", jail, _] => self.jail(jail).map(|j| jail_status(&j)),
             ["banned", ips @ ..] => Ok(self.banned(ips)),
             ["unban", "--all"] => Ok(Value::Int(self.unban_all())),
             ["unban", ips @ ..] if !ips.is_empty() => Ok(Value::Int(self.unban(None, ips))),
@@ -83,15 +92,18 @@ impl Control {
                 .set_target(target, &self.syslog_socket)
                 .map(|()| Value::str(*target))
                 .map_err(|e| format!("Failed to change log target to {target}: {e}")),
-            ["get", jail, what, rest @ ..] => self.jail(jail).and_then(|j| get(j, what, rest)),
-            ["set", jail, what, rest @ ..] => self.jail(jail).and_then(|j| self.set(j, what, rest)),
+            ["get", jail, what, rest @ ..] => self.jail(jail).and_then(|j| get(&j, what, rest)),
+            ["set", jail, what, rest @ ..] => {
+                self.jail(jail).and_then(|j| self.set(&j, what, rest))
+            }
             _ => Err("Invalid command".to_string()),
         };
         (r, After::Nothing)
     }
 
     fn status(&self) -> Value {
-        let mut names: Vec<&str> = self.jails.iter().map(|j| j.name.as_str()).collect();
+        let all = self.all();
+        let mut names: Vec<&str> = all.iter().map(|j| j.name.as_str()).collect();
         names.sort_unstable();
         Value::List(vec![
             pair("Number of jail", Value::Int(names.len() as i64)),
@@ -102,7 +114,7 @@ impl Control {
     fn banned(&self, ips: &[&str]) -> Value {
         if ips.is_empty() {
             return Value::List(
-                self.jails
+                self.all()
                     .iter()
                     .map(|j| {
                         let ids: Vec<String> = j
@@ -119,7 +131,7 @@ impl Control {
             ips.iter()
                 .map(|ip| {
                     strs(
-                        self.jails
+                        self.all()
                             .iter()
                             .filter(|j| j.jail.lock().is_ok_and(|g| g.bans.get(ip).is_some()))
                             .map(|j| j.name.clone()),
@@ -133,7 +145,7 @@ impl Control {
     fn unban(&self, jail: Option<&Shared>, ips: &[&str]) -> i64 {
         let mut count = 0;
         for j in self
-            .jails
+            .all()
             .iter()
             .filter(|j| jail.is_none_or(|x| x.name == j.name))
         {
@@ -153,7 +165,7 @@ impl Control {
 
     fn unban_all(&self) -> i64 {
         let mut count = 0;
-        for j in &self.jails {
+        for j in &self.all() {
             let all = j
                 .jail
                 .lock()

@@ -61,6 +61,8 @@ pub struct Args {
 enum Event {
     Signal(i32),
     Stop,
+    /// Reload; the result goes back to the client that asked, if any.
+    Reload(Option<Sender<Result<(), String>>>),
 }
 
 /// Whether a server answers on `socket`.
@@ -90,7 +92,16 @@ fn serve(stream: UnixStream, ctl: &Control, events: &Sender<Event>) {
             Value::List(items) => items.iter().map(Value::text).collect(),
             _ => break,
         };
-        let (result, after) = ctl.handle(&words);
+        let (mut result, after) = ctl.handle(&words);
+        if after == After::Reload {
+            let (tx, rx) = channel();
+            let done = events.send(Event::Reload(Some(tx))).is_ok();
+            result = match rx.recv() {
+                Ok(Ok(())) if done => result,
+                Ok(Err(e)) => Err(e),
+                _ => Err("the server is stopping".into()),
+            };
+        }
         if let Err(e) = &result {
             ctl.log.log(
                 "fail2ban.transmitter",
@@ -111,6 +122,73 @@ fn serve(stream: UnixStream, ctl: &Control, events: &Sender<Event>) {
 fn fail(msg: &str) -> i32 {
     eprintln!("ERROR: {msg}");
     255
+}
+
+/// Starts the jails the stream starts, each with what `saved` holds for it.
+fn start_jails(
+    g: &crate::config::jailspec::Gathered,
+    log: &Arc<Logger>,
+    runner: &Arc<dyn crate::action::runner::CommandRunner>,
+    saved: &mut state::Saved,
+) -> Vec<jailrt::Running> {
+    let mut running = Vec::new();
+    for spec in g.jails.iter().filter(|j| j.started) {
+        let restore = jailrt::Restore {
+            bans: take_where(&mut saved.bans, |(j, _)| *j == spec.name)
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect(),
+            positions: take_where(&mut saved.positions, |(j, _, _)| *j == spec.name)
+                .into_iter()
+                .map(|(_, f, p)| (f, p))
+                .collect(),
+        };
+        log.log(
+            "fail2ban.jail",
+            Level::Info,
+            &format!("Creating new jail '{}'", spec.name),
+        );
+        match jailrt::start(spec, log.clone(), runner.clone(), restore) {
+            Ok(r) => {
+                log.log(
+                    "fail2ban.jail",
+                    Level::Info,
+                    &format!("Jail '{}' started", spec.name),
+                );
+                running.push(r);
+            }
+            Err(e) => log.log("fail2ban.jail", Level::Error, &e),
+        }
+    }
+    running
+}
+
+/// Re-reads the configuration and restarts the jails on it, carrying over
+/// their bans (re-applied through the actions) and read positions. On a
+/// configuration error the running jails stay as they are.
+fn reload(
+    conf: &Path,
+    running: &mut Vec<jailrt::Running>,
+    ctl: &Control,
+    log: &Arc<Logger>,
+    runner: &Arc<dyn crate::action::runner::CommandRunner>,
+) -> Result<(), String> {
+    let (stream, warnings) = crate::client::read_stream(conf, false);
+    let stream = stream.map_err(|e| format!("Failed during configuration: {e}"))?;
+    let g = gather(&stream);
+    for w in &warnings {
+        log.log("fail2ban.configreader", Level::Warning, w);
+    }
+    log.log("fail2ban.server", Level::Info, "Reload all jails");
+    let mut saved = state::Saved::parse(&collect_state(running));
+    for r in running.drain(..).rev() {
+        r.stop();
+    }
+    *running = start_jails(&g, log, runner, &mut saved);
+    if let Ok(mut j) = ctl.jails.write() {
+        *j = running.iter().map(|r| r.shared.clone()).collect();
+    }
+    Ok(())
 }
 
 /// Removes and returns the items `pred` selects, keeping the others.
@@ -314,37 +392,9 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
         );
         log.log("fail2ban.database", Level::Warning, &msg);
     }
-    let mut running = Vec::new();
-    for spec in g.jails.iter().filter(|j| j.started) {
-        let restore = jailrt::Restore {
-            bans: take_where(&mut saved.bans, |(j, _)| *j == spec.name)
-                .into_iter()
-                .map(|(_, t)| t)
-                .collect(),
-            positions: take_where(&mut saved.positions, |(j, _, _)| *j == spec.name)
-                .into_iter()
-                .map(|(_, f, p)| (f, p))
-                .collect(),
-        };
-        log.log(
-            "fail2ban.jail",
-            Level::Info,
-            &format!("Creating new jail '{}'", spec.name),
-        );
-        match jailrt::start(spec, log.clone(), runner.clone(), restore) {
-            Ok(r) => {
-                log.log(
-                    "fail2ban.jail",
-                    Level::Info,
-                    &format!("Jail '{}' started", spec.name),
-                );
-                running.push(r);
-            }
-            Err(e) => log.log("fail2ban.jail", Level::Error, &e),
-        }
-    }
+    let mut running = start_jails(&g, &log, &runner, &mut saved);
     let ctl = Arc::new(Control {
-        jails: running.iter().map(|r| r.shared.clone()).collect(),
+        jails: std::sync::RwLock::new(running.iter().map(|r| r.shared.clone()).collect()),
         log: log.clone(),
         syslog_socket: syslog_socket.to_string(),
         dbfile: server_opt("dbfile"),
@@ -412,9 +462,23 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
             Err(_) => break,
         };
         match ev {
-            Event::Signal(signal_hook::consts::SIGUSR1)
-            | Event::Signal(signal_hook::consts::SIGHUP) => {
+            Event::Signal(signal_hook::consts::SIGUSR1) => {
                 let _ = log.reopen();
+            }
+            // HUP reloads the configuration, as fail2ban's.
+            Event::Signal(signal_hook::consts::SIGHUP) => {
+                if let Err(e) = reload(&args.common.conf, &mut running, &ctl, &log, &runner) {
+                    log.log("fail2ban.server", Level::Error, &e);
+                }
+            }
+            Event::Reload(reply) => {
+                let r = reload(&args.common.conf, &mut running, &ctl, &log, &runner);
+                if let Err(e) = &r {
+                    log.log("fail2ban.server", Level::Error, e);
+                }
+                if let Some(tx) = reply {
+                    let _ = tx.send(r);
+                }
             }
             Event::Signal(_) | Event::Stop => break,
         }
