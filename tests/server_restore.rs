@@ -152,3 +152,39 @@ fn reload_applies_new_settings_and_keeps_bans() {
     common::client(CLIENT, &dir, &["stop"]);
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn repeat_offenders_get_longer_bans_across_restarts() {
+    let dir = setup("increment");
+    let jail = fs::read_to_string(dir.join("jail.conf")).expect("jail.conf");
+    let jail = jail
+        .replace("maxretry = 3", "maxretry = 1\nbantime.increment = true")
+        .replace("bantime = 1h", "bantime = 1");
+    fs::write(dir.join("jail.conf"), jail).expect("edit");
+    let f2b_log = || fs::read_to_string(dir.join("f2b.log")).unwrap_or_default();
+    let log = dir.join("auth.log");
+    common::client(CLIENT, &dir, &["start"]);
+    append(&log, &failures("192.0.2.90", 1));
+    wait_for("the first unban", || f2b_log().contains("Unban 192.0.2.90"));
+    append(&log, &failures("192.0.2.90", 1));
+    wait_for("a longer ban", || {
+        f2b_log().contains("Increase Ban 192.0.2.90 (2 # 2s -> ")
+    });
+    // The count is kept across a restart.
+    wait_for("the history saved", || {
+        fs::read_to_string(dir.join("f2b.db.ferroban"))
+            .unwrap_or_default()
+            .contains("hist\tsshd\t192.0.2.90\t2\t")
+    });
+    common::client(CLIENT, &dir, &["stop"]);
+    common::client(CLIENT, &dir, &["start"]);
+    wait_for("the second unban", || {
+        f2b_log().matches("Unban 192.0.2.90").count() >= 2
+    });
+    append(&log, &failures("192.0.2.90", 1));
+    wait_for("a third, longer ban", || {
+        f2b_log().contains("Increase Ban 192.0.2.90 (3 # 4s -> ")
+    });
+    common::client(CLIENT, &dir, &["stop"]);
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -9,6 +9,7 @@
 pub mod bans;
 pub mod failures;
 pub mod ignore;
+pub mod increment;
 pub mod time;
 
 use std::cell::Cell;
@@ -81,6 +82,14 @@ pub struct Jail {
     pub fails: FailManager,
     pub bans: BanManager,
     pub ignore: IgnoreList,
+    /// `bantime.increment`, when on.
+    pub increment: Option<increment::Increment>,
+    /// Earlier bans per id: how many, and when the last one started.
+    pub history: std::collections::HashMap<String, (u32, f64)>,
+    /// How long earlier bans are remembered (`dbpurgeage`, default 1 day).
+    pub history_max_age: Option<f64>,
+    /// State of the random numbers for `bantime.rndtime`.
+    rng: u64,
     /// Old failures are dropped at most this often (fail2ban: 5 s).
     next_cleanup: f64,
 }
@@ -112,11 +121,17 @@ impl Jail {
         if count < self.fails.max_retry {
             return Outcome::Found { count };
         }
-        let outcome = match self.fails.to_ban(id) {
+        let ticket = self.fails.to_ban(id).map(|t| self.ban_ticket(t));
+        let outcome = match ticket {
             None => Outcome::Found { count },
-            Some(t) => match self.bans.add(BanTicket::from_failures(t), now) {
-                Added::Banned => match self.bans.get(id) {
-                    Some(t) => Outcome::Banned(t.clone()),
+            Some(t) => match self.bans.add(t, now) {
+                Added::Banned => match self.bans.get(id).cloned() {
+                    Some(t) => {
+                        if self.increment.is_some() {
+                            self.history.insert(id.to_string(), (t.ban_count, t.time));
+                        }
+                        Outcome::Banned(t)
+                    }
                     None => Outcome::Expired,
                 },
                 Added::AlreadyBanned { .. } => Outcome::AlreadyBanned,
@@ -129,12 +144,42 @@ impl Jail {
         outcome
     }
 
+    /// The ban a failure ticket becomes; with `bantime.increment`, longer
+    /// for an id banned before.
+    fn ban_ticket(&mut self, t: failures::FailTicket) -> BanTicket {
+        let mut ticket = BanTicket::from_failures(t);
+        let Some(inc) = self.increment.clone() else {
+            return ticket;
+        };
+        let count = self.history.get(&ticket.id).map_or(0, |h| h.0);
+        if count > 0 && self.bans.ban_time != -1.0 {
+            let random = self.random();
+            ticket.ban_time = Some(inc.ban_time(self.bans.ban_time, count, random));
+        }
+        // The ban list counts this ban on top.
+        ticket.ban_count = count;
+        ticket
+    }
+
+    /// A number in [0, 1) (xorshift; only spreads unban times).
+    fn random(&mut self) -> f64 {
+        if self.rng == 0 {
+            self.rng = 0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id());
+        }
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// Periodic upkeep: forget failures older than `findtime` (at most
     /// every 5 s, as fail2ban).
     pub fn service(&mut self, now: f64) {
         if now >= self.next_cleanup {
             self.next_cleanup = now + 5.0;
             self.fails.cleanup(now);
+            let oldest = now - self.history_max_age.unwrap_or(86_400.0);
+            self.history.retain(|_, (_, t)| *t >= oldest);
         }
     }
 }
@@ -199,6 +244,30 @@ mod tests {
             Outcome::AlreadyBanned
         );
         assert_eq!(j.bans.total, 1);
+    }
+
+    #[test]
+    fn repeat_offenders_are_banned_longer() {
+        let mut j = Jail::default();
+        j.fails.max_retry = 1;
+        j.increment = Some(increment::Increment::default());
+        let ban = |j: &mut Jail, at: f64| match j.failure(
+            "192.0.2.40",
+            at,
+            vec![],
+            at,
+            &NoResolver,
+            &|_| false,
+        ) {
+            Outcome::Banned(t) => t,
+            other => panic!("{other:?}"),
+        };
+        let first = ban(&mut j, 0.0);
+        assert_eq!((first.ban_time, first.ban_count), (None, 1));
+        j.bans.unban_due(1e6, usize::MAX);
+        let second = ban(&mut j, 1e6);
+        assert_eq!((second.ban_time, second.ban_count), (Some(1200.0), 2));
+        assert_eq!(j.history.get("192.0.2.40"), Some(&(2, 1e6)));
     }
 
     #[test]

@@ -106,11 +106,57 @@ fn self_addresses() -> Vec<std::net::IpAddr> {
 }
 
 /// Starts a jail from its configuration.
+/// `bantime.increment` and its options (None when off).
+fn increment_of(spec: &JailSpec, log: &Logger) -> Option<crate::jail::increment::Increment> {
+    use crate::jail::increment::{DEFAULT_FORMULA, Increment, parse_multipliers};
+    if spec.options.get("bantime.increment") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    let name = &spec.name;
+    let warn = |msg: String| log.log("fail2ban.jail", Level::Warning, &format!("[{name}] {msg}"));
+    let text = |k: &str| {
+        spec.options
+            .get(k)
+            .map(Value::text)
+            .filter(|t| !t.trim().is_empty())
+    };
+    let mut inc = Increment::default();
+    if let Some(f) = text("bantime.factor") {
+        match f.trim().parse::<f64>() {
+            Ok(v) => inc.factor = v,
+            Err(_) => warn(format!("bantime.factor {f:?} is not a number: 1 is used")),
+        }
+    }
+    if let Some(f) = text("bantime.formula")
+        && f.split_whitespace().collect::<String>()
+            != DEFAULT_FORMULA.split_whitespace().collect::<String>()
+    {
+        warn(format!(
+            "bantime.formula {f:?} is not evaluated (configuration is never run as code): the default formula is used; bantime.multipliers gives other growths"
+        ));
+    }
+    if let Some(m) = text("bantime.multipliers") {
+        match parse_multipliers(&m) {
+            Ok(v) => inc.multipliers = v,
+            Err(e) => warn(e),
+        }
+    }
+    let secs = |k: &str| text(k).and_then(|t| crate::jail::time::str2seconds(&t).ok());
+    inc.max_time = secs("bantime.maxtime");
+    inc.rnd_time = secs("bantime.rndtime");
+    if spec.options.get("bantime.overalljails") == Some(&Value::Bool(true)) {
+        warn("bantime.overalljails is not supported yet: earlier bans count per jail".into());
+    }
+    Some(inc)
+}
+
 /// What a jail takes back from before a restart.
 #[derive(Default)]
 pub struct Restore {
     pub bans: Vec<BanTicket>,
     pub positions: Vec<(String, Position)>,
+    /// Earlier bans per id (count, last start), for `bantime.increment`.
+    pub history: Vec<(String, u32, f64)>,
 }
 
 pub fn start(
@@ -155,6 +201,12 @@ pub fn start(
         })
         .unwrap_or(jail.fails.max_retry as usize);
     jail.bans.ban_time = seconds(spec.options.get("bantime"), 600.0);
+    jail.increment = increment_of(spec, &log);
+    jail.history = restore
+        .history
+        .iter()
+        .map(|(id, c, t)| (id.clone(), (*c, *t)))
+        .collect();
     for ip in &spec.ignoreip {
         jail.ignore.add(ip);
     }
@@ -595,6 +647,18 @@ fn actions_loop(
                     Level::Notice,
                     &format!("[{name}] Ban {}", t.id),
                 );
+                if let Some(bt) = t.ban_time.filter(|_| t.ban_count > 1) {
+                    let end = t.end(bt);
+                    let msg = format!(
+                        "[{name}] Increase Ban {} ({} # {} -> {})",
+                        t.id,
+                        t.ban_count,
+                        crate::jail::time::seconds2str(bt),
+                        crate::filter::date::format_local(end)
+                    );
+                    log.log("fail2ban.actions", Level::Notice, &msg);
+                }
+
                 let info = ban_info(&t, ban_time());
                 for a in actions.iter_mut() {
                     if let Err(e) = a.ban(&info, runner) {

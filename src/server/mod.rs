@@ -142,6 +142,10 @@ fn start_jails(
                 .into_iter()
                 .map(|(_, f, p)| (f, p))
                 .collect(),
+            history: take_where(&mut saved.history, |(j, _, _, _)| *j == spec.name)
+                .into_iter()
+                .map(|(_, id, c, t)| (id, c, t))
+                .collect(),
         };
         log.log(
             "fail2ban.jail",
@@ -209,6 +213,16 @@ fn collect_state(running: &[jailrt::Running]) -> String {
             saved
                 .bans
                 .extend(j.bans.tickets().map(|t| (sh.name.clone(), t.clone())));
+        }
+        if let Ok(j) = sh.jail.lock() {
+            let mut h: Vec<_> = j
+                .history
+                .iter()
+                .map(|(id, (c, t))| (sh.name.clone(), id.clone(), *c, *t))
+                .collect();
+            // A stable order: the file only changes when the state does.
+            h.sort_by(|a, b| a.1.cmp(&b.1));
+            saved.history.extend(h);
         }
         if let Ok(p) = sh.positions.lock() {
             saved.positions.extend(

@@ -32,6 +32,8 @@ pub fn path_for(dbfile: Option<&str>) -> Option<PathBuf> {
 pub struct Saved {
     pub bans: Vec<(String, BanTicket)>,
     pub positions: Vec<(String, String, Position)>,
+    /// Earlier bans for `bantime.increment`: (jail, id, count, last start).
+    pub history: Vec<(String, String, u32, f64)>,
     /// Lines that could not be read when loading.
     pub skipped: usize,
 }
@@ -82,6 +84,13 @@ impl Saved {
                 t.failures
             ));
         }
+        for (jail, id, count, time) in &self.history {
+            out.push_str(&format!(
+                "hist\t{}\t{}\t{count}\t{time}\n",
+                esc(jail),
+                esc(id)
+            ));
+        }
         for (jail, path, p) in &self.positions {
             out.push_str(&format!(
                 "pos\t{}\t{}\t{}\t{}\t{}\n",
@@ -116,6 +125,15 @@ impl Saved {
                         restored: true,
                     };
                     s.bans.push((unesc(jail)?, t));
+                    Some(())
+                })(),
+                ["hist", jail, id, count, time] => (|| {
+                    s.history.push((
+                        unesc(jail)?,
+                        unesc(id)?,
+                        count.parse().ok()?,
+                        time.parse().ok()?,
+                    ));
                     Some(())
                 })(),
                 ["pos", jail, path, dev, ino, pos] => (|| {
@@ -190,6 +208,7 @@ mod tests {
                     pos: 300,
                 },
             )],
+            history: vec![("sshd".into(), "192.0.2.1".into(), 3, 99.5)],
             skipped: 0,
         };
         let text = s.to_text(|_| 600.0) + "ban\tbroken\n";
@@ -200,6 +219,7 @@ mod tests {
         assert_eq!(back.bans[0].1.ban_time, Some(600.0));
         assert!(back.bans.iter().all(|(_, t)| t.restored));
         assert_eq!(back.positions, s.positions);
+        assert_eq!(back.history, s.history);
         assert_eq!(Saved::parse("not ours\n").skipped, 1);
     }
 
