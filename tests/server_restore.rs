@@ -149,6 +149,18 @@ fn reload_applies_new_settings_and_keeps_bans() {
             .count()
             == 2
     });
+    // `reload <jail>` and `restart` (the whole server) keep the ban too.
+    assert_eq!(common::client(CLIENT, &dir, &["reload", "sshd"]), "OK\n");
+    assert_eq!(
+        common::client(CLIENT, &dir, &["restart"]),
+        "Shutdown successful\n"
+    );
+    wait_for("the restarted server", || {
+        common::client(CLIENT, &dir, &["ping"]).contains("pong")
+    });
+    wait_for("the ban after restart", || {
+        common::client(CLIENT, &dir, &["status", "sshd"]).contains("192.0.2.80")
+    });
     common::client(CLIENT, &dir, &["stop"]);
     let _ = fs::remove_dir_all(&dir);
 }

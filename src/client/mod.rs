@@ -200,17 +200,31 @@ pub fn main() -> i32 {
     if args.command[0] == "start" && args.command.len() == 1 {
         return start_server(&args, &socket, &pidfile);
     }
+    if args.command[0] == "restart" && args.command.len() == 1 {
+        // The server, stopped then started again.
+        let stop = vec!["stop".to_string()];
+        if send(&socket, &stop) != 0 {
+            return 255;
+        }
+        wait_gone(&pidfile);
+        return start_server(&args, &socket, &pidfile);
+    }
     let rc = send(&socket, &args.command);
     if rc == 0 && args.command.len() == 1 && args.command[0] == "stop" {
-        // Return once the server is gone, so `stop; start` works.
-        for _ in 0..500 {
-            if !pidfile.exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_gone(&pidfile);
     }
     rc
+}
+
+/// Waits (up to 10 s) for a stopped server's pid file to go, so that
+/// `stop; start` works.
+fn wait_gone(pidfile: &std::path::Path) {
+    for _ in 0..500 {
+        if !pidfile.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// A diagnostic line in fail2ban's log form (for `-v`).

@@ -65,7 +65,19 @@ impl Control {
             ["echo", rest @ ..] => Ok(strs(rest.iter().copied())),
             ["server-status"] => Ok(Value::str("Server ready")),
             ["stop"] => return (Ok(Value::None), After::Shutdown),
-            ["reload"] | ["reload", "--all"] => return (Ok(Value::str("OK")), After::Reload),
+            // `reload [--restart] [--unban] [--all|--if-exists] [jail]`: every
+            // jail is restarted on the new configuration (a named jail
+            // too); `--unban` lifts the bans first.
+            ["reload", opts @ ..]
+                if opts
+                    .iter()
+                    .all(|o| o.starts_with("--") || self.jail(o).is_ok()) =>
+            {
+                if opts.contains(&"--unban") {
+                    self.unban_all();
+                }
+                return (Ok(Value::str("OK")), After::Reload);
+            }
             ["status"] => Ok(self.status()),
             ["status", jail] | ["status", jail, _] => self.jail(jail).map(|j| jail_status(&j)),
             ["banned", ips @ ..] => Ok(self.banned(ips)),
