@@ -72,7 +72,8 @@ fn test_option_names_broken_regexes_and_times() {
 }
 
 #[test]
-fn missing_log_files_fail_the_test_but_not_the_dump() {
+fn log_files_that_do_not_exist_yet_are_fine_but_empty_globs_are_not() {
+    // fail2ban refuses both; ours follows a plain path once it appears.
     let dir = conf_dir(
         "nolog",
         "[sshd]\nenabled = true\nlogpath = @DIR@/none.log\n",
@@ -81,15 +82,27 @@ fn missing_log_files_fail_the_test_but_not_the_dump() {
     let (rc, out, err) = run(&["-c", d, "-t"]);
     assert_eq!(
         (rc, out.as_str()),
+        (0, "OK: configuration test is successful\n"),
+        "{err}"
+    );
+    assert!(err.contains("No file(s) found for glob"), "{err}");
+    let (rc, out, _) = run(&["-c", d, "-d"]);
+    assert_eq!(rc, 0);
+    assert!(out.contains("['start', 'sshd']"), "{out}");
+    let _ = fs::remove_dir_all(dir);
+    let dir = conf_dir(
+        "noglob",
+        "[sshd]\nenabled = true\nlogpath = @DIR@/none*.log\n",
+    );
+    let (rc, out, err) = run(&["-c", dir.to_str().expect("utf-8"), "-t"]);
+    assert_eq!(
+        (rc, out.as_str()),
         (255, "ERROR: test configuration failed\n")
     );
     assert!(
         err.contains("Have not found any log file for sshd jail"),
         "{err}"
     );
-    let (rc, out, _) = run(&["-c", d, "-d"]);
-    assert_eq!(rc, 0);
-    assert!(out.contains("['start', 'sshd']"), "{out}");
     let _ = fs::remove_dir_all(dir);
 }
 

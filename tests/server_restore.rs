@@ -200,3 +200,24 @@ fn repeat_offenders_get_longer_bans_across_restarts() {
     common::client(CLIENT, &dir, &["stop"]);
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn log_files_created_after_start_are_followed() {
+    let dir = setup("late");
+    let later = dir.join("later.log");
+    let jail = fs::read_to_string(dir.join("jail.conf")).expect("jail.conf");
+    let jail = jail.replace(
+        &format!("logpath = {}", dir.join("auth.log").display()),
+        &format!("logpath = {}", later.display()),
+    );
+    fs::write(dir.join("jail.conf"), jail).expect("edit");
+    let actions = || fs::read_to_string(dir.join("actions.txt")).unwrap_or_default();
+    common::client(CLIENT, &dir, &["start"]);
+    assert!(common::client(CLIENT, &dir, &["ping"]).contains("pong"));
+    append(&later, &failures("192.0.2.95", 3));
+    wait_for("a ban from the new file", || {
+        actions().contains("ban 192.0.2.95")
+    });
+    common::client(CLIENT, &dir, &["stop"]);
+    let _ = fs::remove_dir_all(&dir);
+}

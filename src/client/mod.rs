@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::jail::{jails_stream, server_stream};
+use crate::config::jail::{Missing, jails_stream, server_stream};
 use crate::config::layered::RealFs;
 use crate::config::pathglob;
 use crate::config::stream::{Command, repr};
@@ -51,21 +51,16 @@ pub struct Args {
 }
 
 /// The configuration's full command stream, with the problems fail2ban
-/// would log. `allow_no_files` as for `-d`.
+/// would log; `missing` says what to do with jails whose log files are
+/// all missing.
 pub fn read_stream(
     conf: &std::path::Path,
-    allow_no_files: bool,
+    missing: Missing,
 ) -> (Result<Vec<Command>, String>, Vec<String>) {
     let mut warnings = Vec::new();
     let glob = |p: &str| pathglob::existing(p);
     let result = server_stream(&RealFs, conf, &mut warnings).and_then(|mut s| {
-        s.extend(jails_stream(
-            &RealFs,
-            conf,
-            &glob,
-            allow_no_files,
-            &mut warnings,
-        )?);
+        s.extend(jails_stream(&RealFs, conf, &glob, missing, &mut warnings)?);
         Ok(s)
     });
     (result.map_err(|e| e.to_string()), warnings)
@@ -130,7 +125,14 @@ pub fn main() -> i32 {
     }
     let verbose = i32::from(args.verbose) - i32::from(args.quiet);
     if args.dump || args.test {
-        let (stream, warnings) = read_stream(&args.common.conf, args.dump);
+        // `-t` tests what our server would do: plain paths that do not
+        // exist yet are followed once they appear.
+        let missing = if args.dump {
+            Missing::Allow
+        } else {
+            Missing::Watch
+        };
+        let (stream, warnings) = read_stream(&args.common.conf, missing);
         if verbose >= 0 {
             for w in &warnings {
                 eprintln!("WARNING {w}");

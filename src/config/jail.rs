@@ -240,17 +240,29 @@ pub fn early_options(
     get_options(&cfg, "Definition", &specs, warnings)
 }
 
+/// What to do with a jail whose log files are all missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// Fail the configuration (fail2ban's start and `-t`).
+    Fail,
+    /// Go on without them (fail2ban's `-d`).
+    Allow,
+    /// Keep plain paths that do not exist yet, to follow them once they
+    /// appear (our server; fail2ban refuses to start).
+    Watch,
+}
+
 /// How `logpath` globs are expanded (the file system, or a fake in tests).
 pub type Globber<'a> = &'a dyn Fn(&str) -> Vec<PathBuf>;
 
 /// The jails' commands: each enabled jail's, then a `start` for each
-/// jail without a configuration error. `allow_no_files` lets a jail
+/// jail without a configuration error. `missing` says what becomes of a jail
 /// whose log files are all missing through (fail2ban's `-d` and `-t`).
 pub fn jails_stream(
     fs: &dyn ConfigFs,
     basedir: &Path,
     glob: Globber<'_>,
-    allow_no_files: bool,
+    missing: Missing,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Command>, ConfigError> {
     let mut cfg = read_layered(fs, basedir, "jail")?;
@@ -285,7 +297,7 @@ pub fn jails_stream(
                 ));
             }
             Some(Ok(read)) => {
-                stream.extend(read.convert(glob, allow_no_files, warnings)?);
+                stream.extend(read.convert(glob, missing, warnings)?);
                 started.push(name);
             }
         }
@@ -505,7 +517,7 @@ impl ReadJail {
     fn convert(
         mut self,
         glob: Globber<'_>,
-        allow_no_files: bool,
+        missing: Missing,
         warnings: &mut Vec<String>,
     ) -> Result<Vec<Command>, ConfigError> {
         let jail = self.name.clone();
@@ -552,6 +564,12 @@ impl ReadJail {
                         let files = glob(path);
                         if files.is_empty() {
                             warnings.push(format!("No file(s) found for glob {path}"));
+                            let plain = !path.is_empty() && !path.contains(['*', '?', '[']);
+                            if missing == Missing::Watch && plain {
+                                // Followed from when it appears.
+                                found += 1;
+                                logs.push(cmd(&["set", &jail, "addlogpath", path, tail], []));
+                            }
                         }
                         for f in files {
                             found += 1;
@@ -563,7 +581,7 @@ impl ReadJail {
                     }
                     if found == 0 {
                         let msg = format!("Have not found any log file for {jail} jail");
-                        if !allow_no_files {
+                        if missing != Missing::Allow {
                             return Err(ConfigError::BadValue {
                                 at: Box::new(
                                     super::error::Location::default()

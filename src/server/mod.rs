@@ -177,7 +177,7 @@ fn reload(
     log: &Arc<Logger>,
     runner: &Arc<dyn crate::action::runner::CommandRunner>,
 ) -> Result<(), String> {
-    let (stream, warnings) = crate::client::read_stream(conf, false);
+    let (stream, warnings) = crate::client::read_stream(conf, crate::config::jail::Missing::Watch);
     let stream = stream.map_err(|e| format!("Failed during configuration: {e}"))?;
     let g = gather(&stream);
     for w in &warnings {
@@ -332,7 +332,8 @@ fn trim() {
 
 fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
     one_arena();
-    let (stream, warnings) = crate::client::read_stream(&args.common.conf, false);
+    let (stream, warnings) =
+        crate::client::read_stream(&args.common.conf, crate::config::jail::Missing::Watch);
     let stream = match stream {
         Ok(s) => s,
         Err(e) => return fail(&format!("Failed during configuration: {e}")),
