@@ -157,6 +157,8 @@ pub struct Restore {
     pub positions: Vec<(String, Position)>,
     /// Earlier bans per id (count, last start), for `bantime.increment`.
     pub history: Vec<(String, u32, f64)>,
+    /// How long earlier bans are remembered (`dbpurgeage`).
+    pub history_max_age: Option<f64>,
 }
 
 pub fn start(
@@ -207,6 +209,7 @@ pub fn start(
         .iter()
         .map(|(id, c, t)| (id.clone(), (*c, *t)))
         .collect();
+    jail.history_max_age = restore.history_max_age;
     for ip in &spec.ignoreip {
         jail.ignore.add(ip);
     }

@@ -146,6 +146,10 @@ fn start_jails(
                 .into_iter()
                 .map(|(_, id, c, t)| (id, c, t))
                 .collect(),
+            history_max_age: g
+                .server
+                .get("dbpurgeage")
+                .and_then(|v| crate::jail::time::str2seconds(&v.text()).ok()),
         };
         log.log(
             "fail2ban.jail",
