@@ -7,10 +7,12 @@
 //! a server that died is detected (nothing answers on it) and replaced
 //! without `-x`; the socket only accepts the server's own user (root).
 
+pub mod acting;
 pub mod control;
 pub mod jailrt;
 pub mod log;
 pub mod protocol;
+pub mod reading;
 pub mod state;
 
 use std::io::{BufReader, BufWriter};

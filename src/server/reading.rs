@@ -1,0 +1,272 @@
+//! A jail's filter thread: reads its log files (or the journal), runs the
+//! filter on each line and counts the failures; a ban it decides goes to
+//! the actions thread.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::time::Duration;
+
+use crate::action::runner::CommandRunner;
+use crate::filter::failure::Failure;
+use crate::filter::matcher::{Matcher, NoResolver};
+use crate::jail::{Clock, Outcome, SystemClock};
+use crate::watch::FileTail;
+use crate::watch::journal::Journal;
+use crate::watch::notify::Notifier;
+
+use super::jailrt::{Shared, ToActions};
+use super::log::{Level, Logger};
+
+/// How often files are looked at without inotify (`backend = polling`).
+const POLL: Duration = Duration::from_millis(250);
+/// Lines read from a file before they are processed.
+const BATCH: usize = 2048;
+/// With inotify: the longest sleep between looks (also how soon a stop
+/// is noticed).
+const NOTIFY_WAIT: Duration = Duration::from_millis(500);
+
+fn matches_of(f: &Failure) -> Vec<String> {
+    f.data.matches.iter().map(|m| m.joined()).collect()
+}
+
+pub(super) fn filter_loop(
+    shared: &Shared,
+    mut matcher: Matcher,
+    mut tails: Vec<FileTail>,
+    mut notifier: Option<Notifier>,
+    stopped: Receiver<()>,
+    log: &Logger,
+) {
+    let name = &shared.name;
+    let mut lines = crate::watch::Lines::default();
+    let mut processed: u64 = 0;
+    loop {
+        for t in tails.iter_mut() {
+            // Until a file was first read to its end, its lines are old
+            // news (fail2ban's initialisation): failures older than
+            // findtime are skipped. After that, lines are new, and a date
+            // far from now is taken as now.
+            // A few thousand lines at a time: a large append never sits
+            // in memory whole.
+            loop {
+                let in_operation = t.in_operation;
+                let more = t.poll(&mut lines, BATCH).unwrap_or_else(|e| {
+                    let msg = format!("[{name}] {}: {e}", t.path.display());
+                    log.log("fail2ban.filter", Level::Error, &msg);
+                    false
+                });
+                process(
+                    shared,
+                    &mut matcher,
+                    &mut lines,
+                    in_operation,
+                    &mut processed,
+                    log,
+                );
+                log.flush();
+                if !more {
+                    break;
+                }
+            }
+            if let (Some(p), Ok(mut all)) = (t.position(), shared.positions.lock()) {
+                let path = t.path.display().to_string();
+                match all.iter_mut().find(|(f, _)| *f == path) {
+                    Some(slot) => slot.1 = p,
+                    None => all.push((path, p)),
+                }
+            }
+        }
+        // With inotify, sleep until a file changes (looking anyway now and
+        // then, and for the stop signal); without, poll.
+        let go_on = match notifier.as_mut() {
+            Some(n) => {
+                n.wait(NOTIFY_WAIT);
+                matches!(stopped.try_recv(), Err(TryRecvError::Empty))
+            }
+            None => matches!(stopped.recv_timeout(POLL), Err(RecvTimeoutError::Timeout)),
+        };
+        if !go_on {
+            return;
+        }
+    }
+}
+
+/// Runs the jail's `ignorecommand` for `id`: exit 0 spares it, 1 does not;
+/// anything else is logged and does not spare it (fail2ban's rule). The
+/// id reaches the command only through the environment.
+fn ignored_by_command(shared: &Shared, id: &str, log: &Logger) -> bool {
+    let Some(cmd) = shared
+        .ignore_command
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+    else {
+        return false;
+    };
+    let info = crate::action::BanInfo {
+        id: id.to_string(),
+        time: SystemClock.now(),
+        ..crate::action::BanInfo::default()
+    };
+    let sh = crate::action::template::fill_dynamic(cmd, |t| info.tag(t));
+    let (outcome, stderr) = crate::action::runner::ShRunner.run(&sh, Duration::from_secs(60));
+    match outcome {
+        crate::action::runner::Outcome::Exited(0) => true,
+        crate::action::runner::Outcome::Exited(1) => false,
+        other => {
+            let msg = format!(
+                "[{}] ignorecommand failed for {id}: {other:?} {}",
+                shared.name,
+                stderr.trim()
+            );
+            log.log("fail2ban.filter", Level::Error, &msg);
+            false
+        }
+    }
+}
+
+/// What the filter thread needs to count one line's failures.
+struct Counting<'a> {
+    shared: &'a Shared,
+    log: &'a Logger,
+    /// After the initial read (see `filter_loop`).
+    in_operation: bool,
+    find_time: f64,
+    now: f64,
+    processed: &'a mut u64,
+}
+
+fn process(
+    shared: &Shared,
+    matcher: &mut Matcher,
+    lines: &mut crate::watch::Lines,
+    in_operation: bool,
+    processed: &mut u64,
+    log: &Logger,
+) {
+    let mut c = Counting::new(shared, log, in_operation, processed);
+    for line in lines.iter() {
+        let out = matcher.process_line(line, c.now, &NoResolver);
+        c.count(out.failures);
+    }
+    lines.clear();
+}
+
+impl<'a> Counting<'a> {
+    fn new(
+        shared: &'a Shared,
+        log: &'a Logger,
+        in_operation: bool,
+        processed: &'a mut u64,
+    ) -> Self {
+        let find_time = shared
+            .jail
+            .lock()
+            .map(|j| j.fails.find_time)
+            .unwrap_or(600.0);
+        Counting {
+            shared,
+            log,
+            in_operation,
+            find_time,
+            // One reading of the clock serves a batch (a few ms of work).
+            now: SystemClock.now(),
+            processed,
+        }
+    }
+
+    /// Counts the failures found on one line.
+    fn count(&mut self, failures: Vec<Failure>) {
+        let (shared, log, now) = (self.shared, self.log, self.now);
+        let name = &shared.name;
+        for f in failures {
+            if f.data.truthy("nofail") {
+                continue;
+            }
+            let Some(id) = f.id.clone() else { continue };
+            let time = match self.in_operation {
+                true if (f.time - now).abs() > 60.0 => now,
+                false if f.time < now - self.find_time => continue,
+                _ => f.time,
+            };
+            let ignore_command = |ip: &str| ignored_by_command(shared, ip, log);
+            let outcome = match shared.jail.lock() {
+                Ok(mut j) => {
+                    j.failure(&id, time, matches_of(&f), now, &NoResolver, &ignore_command)
+                }
+                Err(_) => return,
+            };
+            if let Outcome::Ignored(src) = &outcome {
+                let msg = format!("[{name}] Ignore {id} by {src}");
+                log.log("fail2ban.filter", Level::Info, &msg);
+                continue;
+            }
+            let msg = format!(
+                "[{name}] Found {id} - {}",
+                crate::filter::date::format_local(time)
+            );
+            log.log("fail2ban.filter", Level::Info, &msg);
+            match outcome {
+                Outcome::AlreadyBanned => {
+                    let msg = format!("[{name}] {id} already banned");
+                    log.log("fail2ban.actions", Level::Notice, &msg);
+                }
+                Outcome::Banned(t) => {
+                    if let Ok(tx) = shared.to_actions.lock() {
+                        let _ = tx.send(ToActions::Ban(t));
+                    }
+                }
+                _ => {}
+            }
+        }
+        *self.processed += 1;
+        if self.processed.is_multiple_of(100)
+            && let Ok(mut j) = shared.jail.lock()
+        {
+            j.service(now);
+        }
+    }
+}
+
+/// The filter thread of a `backend = systemd` jail: the journal's backlog
+/// since findtime ago (initialisation), then new entries.
+pub(super) fn journal_loop(
+    shared: &Shared,
+    mut matcher: Matcher,
+    journal: Journal,
+    stopped: Receiver<()>,
+    log: &Logger,
+) {
+    use crate::watch::journal::Msg;
+    let mut processed: u64 = 0;
+    let mut in_operation = false;
+    let mut unreadable: u64 = 0;
+    loop {
+        match journal.rx.recv_timeout(NOTIFY_WAIT) {
+            Ok(Msg::Backlog(e) | Msg::New(e)) => {
+                let mut c = Counting::new(shared, log, in_operation, &mut processed);
+                let out = matcher.process_dated(&e.line, e.time, c.now, &NoResolver);
+                c.count(out.failures);
+                log.flush();
+            }
+            Ok(Msg::EndOfBacklog) => in_operation = true,
+            Ok(Msg::Unreadable) => unreadable += 1,
+            Ok(Msg::Failed(why)) => {
+                let msg = format!(
+                    "[{}] reading the journal failed: {why} ({unreadable} unreadable entries)",
+                    shared.name
+                );
+                log.log("fail2ban.filter", Level::Error, &msg);
+                // Wait for the stop signal; nothing more will come.
+                let _ = stopped.recv();
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = stopped.recv();
+                return;
+            }
+        }
+        if !matches!(stopped.try_recv(), Err(TryRecvError::Empty)) {
+            return;
+        }
+    }
+}
