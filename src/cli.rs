@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, Parser};
 
 use crate::config::OrderedMap;
 use crate::config::layered::RealFs;
@@ -59,4 +59,18 @@ impl Common {
             early: early.clone(),
         })
     }
+}
+
+/// Parses the command line: help and version go to stdout (exit status
+/// 0), errors to stderr (exit status 255, as fail2ban's programs).
+pub fn parse<A: Parser>() -> Result<A, i32> {
+    A::try_parse().map_err(|e| {
+        if e.use_stderr() {
+            eprint!("{e}");
+            255
+        } else {
+            print!("{e}");
+            0
+        }
+    })
 }

@@ -16,6 +16,7 @@ use crate::config::jail::{Missing, jails_stream, server_stream};
 use crate::config::layered::RealFs;
 use crate::config::pathglob;
 use crate::config::stream::{Command, repr};
+use crate::server::log::Level;
 
 /// fail2ban-client's options (fail2ban 1.0.2 names).
 #[derive(Parser, Debug)]
@@ -95,17 +96,9 @@ pub fn check(stream: &[Command]) -> Vec<String> {
 }
 
 pub fn main() -> i32 {
-    let args = match Args::try_parse() {
+    let args: Args = match crate::cli::parse() {
         Ok(a) => a,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp) {
-                print!("{e}");
-                return 0;
-            }
-            eprint!("{e}");
-            return 255;
-        }
+        Err(code) => return code,
     };
     if args.version {
         println!("1.0.2");
@@ -175,7 +168,7 @@ pub fn main() -> i32 {
     let resolved = match args.common.resolve() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{}", log_line("ERROR", &e));
+            eprintln!("{}", log_line(Level::Error, &e));
             return 255;
         }
     };
@@ -184,12 +177,15 @@ pub fn main() -> i32 {
     if verbose > 0 {
         eprintln!(
             "{}",
-            log_line("INFO", &format!("Using socket file {}", socket.display()))
+            log_line(
+                Level::Info,
+                &format!("Using socket file {}", socket.display())
+            )
         );
         eprintln!(
             "{}",
             log_line(
-                "INFO",
+                Level::Info,
                 &format!(
                     "Using pid file {}, [{}] logging to {}",
                     pidfile.display(),
@@ -230,14 +226,9 @@ fn wait_gone(pidfile: &std::path::Path) {
 }
 
 /// A diagnostic line in fail2ban's log form (for `-v`).
-fn log_line(level: &str, msg: &str) -> String {
+fn log_line(level: Level, msg: &str) -> String {
     let now = crate::jail::Clock::now(&crate::jail::SystemClock);
-    format!(
-        "{} {:<24}[{}]: {level:<7} {msg}",
-        crate::server::log::asctime(now),
-        "fail2ban",
-        std::process::id()
-    )
+    crate::server::log::format_line(now, "fail2ban", std::process::id(), level, msg)
 }
 
 /// Sends one command and prints the reply as fail2ban-client does.
@@ -250,7 +241,7 @@ fn send(socket: &std::path::Path, cmd: &[String]) -> i32 {
             eprintln!(
                 "{}",
                 log_line(
-                    "ERROR",
+                    Level::Error,
                     &format!(
                         "Failed to access socket path: {}. Is fail2ban running?",
                         socket.display()
@@ -268,7 +259,7 @@ fn send(socket: &std::path::Path, cmd: &[String]) -> i32 {
             0
         }
         Ok(Err(e)) => {
-            eprintln!("{}", log_line("ERROR", &format!("NOK: ({e:?},)")));
+            eprintln!("{}", log_line(Level::Error, &format!("NOK: ({e:?},)")));
             println!("{}", beautify::beautify_error(&e));
             255
         }
@@ -276,7 +267,7 @@ fn send(socket: &std::path::Path, cmd: &[String]) -> i32 {
             eprintln!(
                 "{}",
                 log_line(
-                    "ERROR",
+                    Level::Error,
                     &format!("Failed to communicate with the server: {e}")
                 )
             );
@@ -288,7 +279,7 @@ fn send(socket: &std::path::Path, cmd: &[String]) -> i32 {
 /// `start`: runs fail2ban-server in the background and waits for it.
 fn start_server(args: &Args, socket: &std::path::Path, pidfile: &std::path::Path) -> i32 {
     if crate::server::alive(socket) {
-        eprintln!("{}", log_line("ERROR", "Server already running"));
+        eprintln!("{}", log_line(Level::Error, "Server already running"));
         return 255;
     }
     let server = std::env::current_exe()
@@ -312,7 +303,7 @@ fn start_server(args: &Args, socket: &std::path::Path, pidfile: &std::path::Path
         Err(e) => {
             eprintln!(
                 "{}",
-                log_line("ERROR", &format!("Could not start the server: {e}"))
+                log_line(Level::Error, &format!("Could not start the server: {e}"))
             );
             255
         }

@@ -15,7 +15,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use clap::Parser;
 
 use crate::py::py_repr;
 pub use args::Args;
@@ -51,17 +50,9 @@ pub(crate) fn now() -> f64 {
 
 /// Entry point of the binary; returns the exit status.
 pub fn main() -> i32 {
-    let args = match Args::try_parse() {
+    let args: Args = match crate::cli::parse() {
         Ok(a) => a,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                print!("{e}");
-                return 0;
-            }
-            eprint!("{e}");
-            return 255;
-        }
+        Err(code) => return code,
     };
     if args.version {
         println!("fail2ban-regex 1.0.2");

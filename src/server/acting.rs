@@ -12,6 +12,26 @@ use crate::jail::{Clock, SystemClock};
 use super::jailrt::{Shared, ToActions, ban_info};
 use super::log::{Level, Logger};
 
+/// Runs `what` ("ban", "unban") on every action `op` takes, logging each
+/// failure as fail2ban words it; one failing action does not stop the rest.
+fn each(
+    actions: &mut [Action],
+    name: &str,
+    what: &str,
+    log: &Logger,
+    mut op: impl FnMut(&mut Action) -> Result<(), crate::action::ActionError>,
+) {
+    for a in actions.iter_mut() {
+        if let Err(e) = op(a) {
+            let msg = format!(
+                "Failed to execute {what} jail '{name}' action '{}': {e}",
+                a.name
+            );
+            log.log("fail2ban.actions", Level::Error, &msg);
+        }
+    }
+}
+
 pub(super) fn actions_loop(
     shared: &Shared,
     mut actions: Vec<Action>,
@@ -44,15 +64,13 @@ pub(super) fn actions_loop(
             &format!("[{name}] Restore Ban {}", t.id),
         );
         let info = ban_info(&t, ban_time());
-        for a in actions.iter_mut().filter(|a| !a.skips_restored()) {
-            if let Err(e) = a.ban(&info, runner) {
-                let msg = format!(
-                    "Failed to execute ban jail '{name}' action '{}': {e}",
-                    a.name
-                );
-                log.log("fail2ban.actions", Level::Error, &msg);
+        each(&mut actions, name, "ban", log, |a| {
+            if a.skips_restored() {
+                Ok(())
+            } else {
+                a.ban(&info, runner)
             }
-        }
+        });
     }
     let unban = |actions: &mut Vec<Action>, t: &BanTicket| {
         log.log(
@@ -61,18 +79,7 @@ pub(super) fn actions_loop(
             &format!("[{name}] Unban {}", t.id),
         );
         let info = ban_info(t, ban_time());
-        for a in actions.iter_mut() {
-            if let Err(e) = a.unban(&info, runner) {
-                log.log(
-                    "fail2ban.actions",
-                    Level::Error,
-                    &format!(
-                        "Failed to execute unban jail '{name}' action '{}': {e}",
-                        a.name
-                    ),
-                );
-            }
-        }
+        each(actions, name, "unban", log, |a| a.unban(&info, runner));
     };
     loop {
         let wait = shared
@@ -101,18 +108,7 @@ pub(super) fn actions_loop(
                 }
 
                 let info = ban_info(&t, ban_time());
-                for a in actions.iter_mut() {
-                    if let Err(e) = a.ban(&info, runner) {
-                        log.log(
-                            "fail2ban.actions",
-                            Level::Error,
-                            &format!(
-                                "Failed to execute ban jail '{name}' action '{}': {e}",
-                                a.name
-                            ),
-                        );
-                    }
-                }
+                each(&mut actions, name, "ban", log, |a| a.ban(&info, runner));
             }
             Ok(ToActions::Unban(list)) => {
                 for t in &list {

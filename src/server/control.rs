@@ -155,42 +155,21 @@ impl Control {
 
     /// Unbans `ips` in `jail` (or every jail); returns how many were banned.
     fn unban(&self, jail: Option<&Shared>, ips: &[&str]) -> i64 {
-        let mut count = 0;
-        for j in self
-            .all()
+        let jails = self.all();
+        let chosen = jails
             .iter()
-            .filter(|j| jail.is_none_or(|x| x.name == j.name))
-        {
-            let removed: Vec<BanTicket> = match j.jail.lock() {
-                Ok(mut g) => ips.iter().filter_map(|ip| g.bans.remove(ip)).collect(),
-                Err(_) => continue,
-            };
-            count += removed.len() as i64;
-            if !removed.is_empty()
-                && let Ok(tx) = j.to_actions.lock()
-            {
-                let _ = tx.send(ToActions::Unban(removed));
-            }
-        }
-        count
+            .filter(|j| jail.is_none_or(|x| x.name == j.name));
+        chosen
+            .map(|j| {
+                lift(j, |g| {
+                    ips.iter().filter_map(|ip| g.bans.remove(ip)).collect()
+                })
+            })
+            .sum()
     }
 
     fn unban_all(&self) -> i64 {
-        let mut count = 0;
-        for j in &self.all() {
-            let all = j
-                .jail
-                .lock()
-                .map(|mut g| g.bans.flush())
-                .unwrap_or_default();
-            count += all.len() as i64;
-            if !all.is_empty()
-                && let Ok(tx) = j.to_actions.lock()
-            {
-                let _ = tx.send(ToActions::Unban(all));
-            }
-        }
-        count
+        self.all().iter().map(|j| lift(j, |g| g.bans.flush())).sum()
     }
 
     fn set(&self, j: &Shared, what: &str, rest: &[&str]) -> Result<Value, String> {
@@ -258,22 +237,29 @@ impl Control {
     }
 }
 
+/// Takes bans out of `j`'s list with `take` and has its actions thread run
+/// the unban actions; returns how many were taken.
+fn lift(j: &Shared, take: impl FnOnce(&mut crate::jail::Jail) -> Vec<BanTicket>) -> i64 {
+    let removed = match j.jail.lock() {
+        Ok(mut g) => take(&mut g),
+        Err(_) => return 0,
+    };
+    let n = removed.len() as i64;
+    if !removed.is_empty()
+        && let Ok(tx) = j.to_actions.lock()
+    {
+        let _ = tx.send(ToActions::Unban(removed));
+    }
+    n
+}
+
 fn get(j: &Shared, what: &str, rest: &[&str]) -> Result<Value, String> {
     let g = j
         .jail
         .lock()
         .map_err(|_| "jail state unavailable".to_string())?;
     match (what, rest) {
-        ("logpath", []) => Ok(strs(
-            j.files
-                .lock()
-                .map(|f| {
-                    f.iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default(),
-        )),
+        ("logpath", []) => Ok(strs(j.files.iter().cloned())),
         ("ignoreip", []) => Ok(strs(g.ignore.entries.iter().map(|(t, _)| t.clone()))),
         ("ignoreself", []) => Ok(Value::Bool(g.ignore.ignore_self)),
         ("bantime", []) => Ok(Value::Int(g.bans.ban_time as i64)),
@@ -317,15 +303,10 @@ pub fn jail_status(j: &Shared) -> Value {
         ),
         Err(_) => (0, 0, 0, 0, Vec::new()),
     };
-    let files: Vec<String> = j
-        .files
-        .lock()
-        .map(|f| f.iter().map(|p| p.display().to_string()).collect())
-        .unwrap_or_default();
     // A journal jail lists its matches where a file jail lists its files.
     let source = match &j.journal_matches {
         Some(m) => pair("Journal matches", strs([m.clone()])),
-        None => pair("File list", strs(files)),
+        None => pair("File list", strs(j.files.iter().cloned())),
     };
     Value::List(vec![
         pair(

@@ -37,12 +37,13 @@ pub enum ToActions {
 pub struct Shared {
     pub name: String,
     pub jail: Mutex<Jail>,
-    pub files: Mutex<Vec<PathBuf>>,
+    /// The log files, as `status` lists them.
+    pub files: Vec<String>,
     /// Where each file was read up to (saved for restarts).
     pub positions: Mutex<Vec<(String, Position)>>,
     /// For a journal jail: its matches as status shows them.
     pub journal_matches: Option<String>,
-    /// `ignorecommand` (empty: none).
+    /// `ignorecommand`, when set.
     pub ignore_command: Option<String>,
     pub actions: Vec<String>,
     pub to_actions: Mutex<Sender<ToActions>>,
@@ -75,8 +76,14 @@ pub fn ban_info(t: &BanTicket, ban_time: f64) -> BanInfo {
 }
 
 /// The addresses `ignoreself` protects: 127.0.0.1, ::1 and what
-/// `localhost` and this host's name resolve to (a lookup: call once).
+/// `localhost` and this host's name resolve to. Looked up once per server,
+/// not per jail and reload.
 fn self_addresses() -> Vec<std::net::IpAddr> {
+    static OWN: std::sync::OnceLock<Vec<std::net::IpAddr>> = std::sync::OnceLock::new();
+    OWN.get_or_init(look_up_self).clone()
+}
+
+fn look_up_self() -> Vec<std::net::IpAddr> {
     use std::net::ToSocketAddrs;
     let mut own: Vec<std::net::IpAddr> =
         vec![[127, 0, 0, 1].into(), std::net::Ipv6Addr::LOCALHOST.into()];
@@ -184,7 +191,8 @@ pub fn start(
             other => other.text().trim().parse().ok(),
         })
         .unwrap_or(3);
-    jail.fails.find_time = seconds(spec.options.get("findtime"), 600.0);
+    let find_time = seconds(spec.options.get("findtime"), 600.0);
+    jail.fails.find_time = find_time;
     jail.fails.max_matches = spec
         .options
         .get("maxmatches")
@@ -208,18 +216,17 @@ pub fn start(
     if jail.ignore.ignore_self {
         jail.ignore.own = self_addresses();
     }
-    let files: Vec<PathBuf> = spec
-        .logpaths
-        .iter()
-        .map(|(p, _)| PathBuf::from(p))
-        .collect();
     let (to_actions, from_filter) = channel();
     let shared = Arc::new(Shared {
         name: spec.name.clone(),
         jail: Mutex::new(jail),
-        files: Mutex::new(files),
+        files: spec.logpaths.iter().map(|(p, _)| p.clone()).collect(),
         positions: Mutex::new(Vec::new()),
-        ignore_command: spec.options.get("ignorecommand").map(Value::text),
+        ignore_command: spec
+            .options
+            .get("ignorecommand")
+            .map(Value::text)
+            .filter(|c| !c.trim().is_empty()),
         journal_matches: spec.backend.starts_with("systemd").then(|| {
             let groups: Vec<String> = spec.journalmatch.iter().map(|g| g.join(" ")).collect();
             groups.join(" + ")
@@ -259,7 +266,7 @@ pub fn start(
                 .map(|f| f.split_whitespace().map(str::to_string).collect())
                 .unwrap_or_default(),
         };
-        let since = SystemClock.now() - seconds(spec.options.get("findtime"), 600.0);
+        let since = SystemClock.now() - find_time;
         let journal = crate::watch::journal::follow(&opts, &spec.journalmatch, since);
         thread.spawn(move || super::reading::journal_loop(&s1, matcher, journal, stopped, &l1))
     } else {

@@ -126,6 +126,16 @@ fn open_target(name: &str, syslog_socket: &str) -> std::io::Result<Target> {
     })
 }
 
+/// One log line in fail2ban's form (no line end):
+/// `2026-11-28 09:46:28,947 fail2ban.actions        [1023]: NOTICE  [sshd] Ban 192.0.2.2`.
+pub fn format_line(now: f64, component: &str, pid: u32, level: Level, msg: &str) -> String {
+    format!(
+        "{} {component:<24}[{pid}]: {:<7} {msg}",
+        asctime(now),
+        level.name()
+    )
+}
+
 impl Logger {
     pub fn new(target: &str, syslog_socket: &str, level: Level) -> std::io::Result<Logger> {
         Ok(Logger {
@@ -179,12 +189,8 @@ impl Logger {
         let Ok(mut t) = self.target.lock() else {
             return;
         };
-        let line = format!(
-            "{} {component:<24}[{}]: {:<7} {msg}\n",
-            asctime(now),
-            self.pid,
-            level.name()
-        );
+        let mut line = format_line(now, component, self.pid, level, msg);
+        line.push('\n');
         let (_, target, pending) = &mut *t;
         if let Target::Syslog(s) = target {
             // `fail2ban.actions[PID]: NOTICE [sshd] Ban 192.0.2.2`.

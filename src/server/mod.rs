@@ -190,7 +190,13 @@ fn reload(
         log.log("fail2ban.configreader", Level::Warning, w);
     }
     log.log("fail2ban.server", Level::Info, "Reload all jails");
-    let mut saved = state::Saved::parse(&collect_state(running));
+    // The bans come back as after a restart: restored, with their own
+    // ban time.
+    let (mut saved, ban_times) = collect_saved(running);
+    for (jail, t) in saved.bans.iter_mut() {
+        t.ban_time = Some(t.ban_time(ban_time_of(&ban_times, jail)));
+        t.restored = true;
+    }
     for r in running.drain(..).rev() {
         r.stop();
     }
@@ -208,8 +214,9 @@ fn take_where<T>(items: &mut Vec<T>, pred: impl Fn(&T) -> bool) -> Vec<T> {
     taken
 }
 
-/// The state of every jail as the state file holds it.
-fn collect_state(running: &[jailrt::Running]) -> String {
+/// The state of every jail: bans, ban history and read positions, with
+/// each jail's `bantime`.
+fn collect_saved(running: &[jailrt::Running]) -> (state::Saved, Vec<(String, f64)>) {
     let mut saved = state::Saved::default();
     let mut ban_times = Vec::new();
     for r in running {
@@ -219,8 +226,6 @@ fn collect_state(running: &[jailrt::Running]) -> String {
             saved
                 .bans
                 .extend(j.bans.tickets().map(|t| (sh.name.clone(), t.clone())));
-        }
-        if let Ok(j) = sh.jail.lock() {
             let mut h: Vec<_> = j
                 .history
                 .iter()
@@ -237,12 +242,20 @@ fn collect_state(running: &[jailrt::Running]) -> String {
             );
         }
     }
-    saved.to_text(|jail| {
-        ban_times
-            .iter()
-            .find(|(n, _)| n == jail)
-            .map_or(600.0, |(_, t)| *t)
-    })
+    (saved, ban_times)
+}
+
+fn ban_time_of(ban_times: &[(String, f64)], jail: &str) -> f64 {
+    ban_times
+        .iter()
+        .find(|(n, _)| n == jail)
+        .map_or(600.0, |(_, t)| *t)
+}
+
+/// The state of every jail as the state file holds it.
+fn collect_state(running: &[jailrt::Running]) -> String {
+    let (saved, ban_times) = collect_saved(running);
+    saved.to_text(|jail| ban_time_of(&ban_times, jail))
 }
 
 /// Re-runs this program in the foreground, detached, and waits until it
@@ -286,12 +299,9 @@ fn start_background(socket: &Path) -> i32 {
 }
 
 pub fn main() -> i32 {
-    let args = match Args::try_parse() {
+    let args: Args = match crate::cli::parse() {
         Ok(a) => a,
-        Err(e) => {
-            print!("{e}");
-            return if e.use_stderr() { 255 } else { 0 };
-        }
+        Err(code) => return code,
     };
     if args.version {
         println!("1.0.2");

@@ -94,11 +94,7 @@ pub(super) fn filter_loop(
 /// anything else is logged and does not spare it (fail2ban's rule). The
 /// id reaches the command only through the environment.
 fn ignored_by_command(shared: &Shared, id: &str, log: &Logger) -> bool {
-    let Some(cmd) = shared
-        .ignore_command
-        .as_deref()
-        .filter(|c| !c.trim().is_empty())
-    else {
+    let Some(cmd) = shared.ignore_command.as_deref() else {
         return false;
     };
     let info = crate::action::BanInfo {
@@ -187,11 +183,16 @@ impl<'a> Counting<'a> {
                 false if f.time < now - self.find_time => continue,
                 _ => f.time,
             };
-            let ignore_command = |ip: &str| ignored_by_command(shared, ip, log);
+            // The ignore command runs outside the jail's lock (it may take
+            // a while), and only for an id the ignore list does not spare.
+            let spared = shared.ignore_command.is_some()
+                && shared
+                    .jail
+                    .lock()
+                    .is_ok_and(|j| j.ignore.check(&id, &NoResolver).is_none())
+                && ignored_by_command(shared, &id, log);
             let outcome = match shared.jail.lock() {
-                Ok(mut j) => {
-                    j.failure(&id, time, matches_of(&f), now, &NoResolver, &ignore_command)
-                }
+                Ok(mut j) => j.failure(&id, time, matches_of(&f), now, &NoResolver, &|_| spared),
                 Err(_) => return,
             };
             if let Outcome::Ignored(src) = &outcome {
@@ -241,7 +242,7 @@ pub(super) fn journal_loop(
     let mut unreadable: u64 = 0;
     loop {
         match journal.rx.recv_timeout(NOTIFY_WAIT) {
-            Ok(Msg::Backlog(e) | Msg::New(e)) => {
+            Ok(Msg::Entry(e)) => {
                 let mut c = Counting::new(shared, log, in_operation, &mut processed);
                 let out = matcher.process_dated(&e.line, e.time, c.now, &NoResolver);
                 c.count(out.failures);

@@ -236,13 +236,12 @@ fn base_command(opts: &JournalOpts, matches: &[Vec<String>]) -> Command {
     c
 }
 
-/// The journal, read on a thread: first the entries since `since` (sent as
-/// `Ok(Backlog(entry))`, then `Ok(EndOfBacklog)`), then new entries as they
-/// come. Unreadable lines are counted in `Err(())`.
+/// The journal, read on a thread: first the entries since `since`, then
+/// `EndOfBacklog`, then new entries as they come.
 pub enum Msg {
-    Backlog(Entry),
+    Entry(Entry),
     EndOfBacklog,
-    New(Entry),
+    /// A line that is no journal entry (counted).
     Unreadable,
     /// journalctl could not run or ended.
     Failed(String),
@@ -264,18 +263,14 @@ impl Drop for Journal {
     }
 }
 
-fn pump(out: impl std::io::Read, tx: &Sender<Msg>, backlog: bool) -> Option<String> {
+fn pump(out: impl std::io::Read, tx: &Sender<Msg>) -> Option<String> {
     let mut last = None;
     for line in BufReader::new(out).lines() {
         let Ok(line) = line else { break };
         let msg = match entry_from_json(&line) {
             Some(e) => {
                 last = e.cursor.clone().or(last);
-                if backlog {
-                    Msg::Backlog(e)
-                } else {
-                    Msg::New(e)
-                }
+                Msg::Entry(e)
             }
             None => Msg::Unreadable,
         };
@@ -297,7 +292,7 @@ pub fn follow(opts: &JournalOpts, matches: &[Vec<String>], since: f64) -> Journa
         first.arg(format!("--since=@{}", since.max(0.0) as i64));
         let cursor = match first.spawn() {
             Ok(mut ch) => {
-                let last = ch.stdout.take().and_then(|o| pump(o, &tx, true));
+                let last = ch.stdout.take().and_then(|o| pump(o, &tx));
                 let _ = ch.wait();
                 last
             }
@@ -327,7 +322,7 @@ pub fn follow(opts: &JournalOpts, matches: &[Vec<String>], since: f64) -> Journa
             *s = Some(ch);
         }
         if let Some(o) = out {
-            pump(o, &tx, false);
+            pump(o, &tx);
         }
         let _ = tx.send(Msg::Failed("journalctl ended".into()));
     });

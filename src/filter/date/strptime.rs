@@ -300,15 +300,6 @@ fn general_to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<f64> {
     }
 }
 
-/// Two ASCII digits (or a space-padded one), as `py_int` reads them.
-fn small_int(v: &str) -> Option<i64> {
-    match v.as_bytes() {
-        [d @ b'0'..=b'9'] => Some(i64::from(d - b'0')),
-        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => Some(i64::from(a - b'0') * 10 + i64::from(b - b'0')),
-        _ => None,
-    }
-}
-
 /// The common case of `to_epoch`, without its general loop: a syslog date
 /// (`%b %d %H:%M:%S`, no year, local time). `None`: not this case, use the
 /// general path; `Some(r)`: the same result the general path gives.
@@ -329,12 +320,7 @@ fn syslog_to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<Option<f64>> {
         *slot = Some(val);
     }
     let month = name_index(mon?, &MONTHS, true).map(|m| m + 1);
-    let (day, hour, minute, second) = (
-        small_int(d?)?,
-        small_int(h?)?,
-        small_int(mi?)?,
-        small_int(sec?)?,
-    );
+    let (day, hour, minute, second) = (py_int(d?)?, py_int(h?)?, py_int(mi?)?, py_int(sec?)?);
     let Some(month) = month else {
         return Some(None);
     };
