@@ -15,7 +15,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-
 use crate::py::py_repr;
 pub use args::Args;
 use out::OutFormat;
