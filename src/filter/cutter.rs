@@ -93,17 +93,25 @@ impl LastDate {
 /// both reused from line to line.
 struct Prefilter {
     set: meta::Regex,
+    /// Every failregex matches only at the start of the text it searches
+    /// (see `pyre::anchored_at_start`).
+    anchored: bool,
     cache: Cache,
     hits: PatternSet,
 }
 
 impl Prefilter {
-    /// The failregexes that may match `buf`, one bit each (0: none).
-    fn candidates(&mut self, buf: &[u8]) -> u128 {
+    /// The failregexes that may match `buf`, one bit each (0: none);
+    /// `at_start`: only matches that start where `buf` starts count.
+    fn candidates(&mut self, buf: &[u8], at_start: bool) -> u128 {
         self.hits.clear();
+        let anchored = match at_start {
+            true => regex_automata::Anchored::Yes,
+            false => regex_automata::Anchored::No,
+        };
         self.set.which_overlapping_matches_with(
             &mut self.cache,
-            &regex_automata::Input::new(buf),
+            &regex_automata::Input::new(buf).anchored(anchored),
             &mut self.hits,
         );
         self.hits.iter().fold(0u128, |m, i| m | 1 << i.as_usize())
@@ -218,13 +226,20 @@ impl LineCutter {
             Cut::Whole | Cut::LastDate => buf.push_str(line),
         }
         buf.push('\n');
-        let mut mask = set.candidates(buf.as_bytes());
-        if mask == 0 {
-            p.skip = true;
-            if self.count_pref {
-                p.pref_matched = self.pref.as_ref().is_some_and(|r| r.is_match(buf));
+        // Anchored failregexes: find the content first, then ask the set
+        // only which of them match at its start (a few bytes for most
+        // lines, instead of a pass over the whole line).
+        let content_first = set.anchored;
+        let mut mask = 0;
+        if !content_first {
+            mask = set.candidates(buf.as_bytes(), false);
+            if mask == 0 {
+                p.skip = true;
+                if self.count_pref {
+                    p.pref_matched = self.pref.as_ref().is_some_and(|r| r.is_match(buf));
+                }
+                return p;
             }
-            return p;
         }
         // The text the failregexes will search, if it is cheap to know.
         let target = match (&self.pref_split, &self.pref) {
@@ -247,6 +262,19 @@ impl LineCutter {
             (None, None) => Some(buf.as_str()),
             (None, Some(_)) => None,
         };
+        if content_first {
+            mask = match target {
+                Some(text) => set.candidates(text.as_bytes(), true),
+                None => set.candidates(buf.as_bytes(), false),
+            };
+        }
+        if mask == 0 {
+            p.skip = true;
+            if content_first && target.is_none() && self.count_pref {
+                p.pref_matched = self.pref.as_ref().is_some_and(|r| r.is_match(buf));
+            }
+            return p;
+        }
         if let Some(text) = target.filter(|_| self.verify) {
             for (i, re) in self.plain.iter().enumerate() {
                 if let Some(re) = re.as_ref().filter(|_| mask & (1 << i) != 0)
@@ -347,6 +375,10 @@ fn prefilter(def: &FilterRegexes) -> Option<Prefilter> {
         .build_many(&pats?)
         .ok()?;
     Some(Prefilter {
+        anchored: def
+            .failregex
+            .iter()
+            .all(|r| super::pyre::anchored_at_start(&resolve_tags(r, def.use_dns))),
         cache: set.create_cache(),
         hits: PatternSet::new(set.pattern_len()),
         set,

@@ -11,7 +11,7 @@
 //! boundaries, other groups, an empty rest) the shape is not accepted or
 //! the caller falls back to the full search.
 
-use super::pyre::{Dollar, PyRegex};
+use super::pyre::{Dollar, PyRegex, walk_outside_classes};
 
 /// The prefregex split into prefix regexes.
 #[derive(Clone)]
@@ -44,34 +44,21 @@ fn safe(part: &str) -> bool {
 
 /// Index just past the `)` closing the group whose body starts at `from`.
 fn group_end(s: &str, from: usize) -> Option<usize> {
-    let b = s.as_bytes();
-    let (mut depth, mut i, mut in_class) = (1usize, from, false);
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 1,
-            b'[' if !in_class => {
-                in_class = true;
-                // `]` first in a class is a literal.
-                if b.get(i + 1) == Some(&b'^') {
-                    i += 1;
-                }
-                if b.get(i + 1) == Some(&b']') {
-                    i += 1;
-                }
-            }
-            b']' if in_class => in_class = false,
-            b'(' if !in_class => depth += 1,
-            b')' if !in_class => {
+    let (mut depth, mut end) = (1usize, None);
+    walk_outside_classes(&s[from..], |i, c| {
+        match c {
+            b'(' => depth += 1,
+            b')' => {
                 depth -= 1;
                 if depth == 0 {
-                    return Some(i + 1);
+                    end = Some(from + i + 1);
                 }
             }
             _ => {}
         }
-        i += 1;
-    }
-    None
+        end.is_none()
+    });
+    end
 }
 
 impl PrefSplit {

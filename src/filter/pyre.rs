@@ -427,6 +427,61 @@ struct Translator<'a> {
     open: Vec<bool>,
 }
 
+/// True when every match of `py` (compiled without MULTILINE) starts at
+/// the start of the searched text: it begins with `^`, has no top-level
+/// `|` and no inline `m` flag. Conservative: false means "not known".
+pub fn anchored_at_start(py: &str) -> bool {
+    let Some(rest) = py.strip_prefix('^') else {
+        return false;
+    };
+    let b = rest.as_bytes();
+    let (mut depth, mut anchored) = (0usize, true);
+    walk_outside_classes(rest, |i, c| {
+        match c {
+            b'(' => {
+                depth += 1;
+                let flags = b[i + 1..]
+                    .strip_prefix(b"?")
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphabetic() || **c == b'-');
+                anchored = !flags.clone().any(|c| *c == b'm');
+            }
+            b')' => depth = depth.saturating_sub(1),
+            b'|' if depth == 0 => anchored = false,
+            _ => {}
+        }
+        anchored
+    });
+    anchored
+}
+
+/// Walks the bytes of a Python pattern that are neither escaped nor inside
+/// a character class, calling `f(index, byte)` until it returns false.
+pub(crate) fn walk_outside_classes(py: &str, mut f: impl FnMut(usize, u8) -> bool) {
+    let b = py.as_bytes();
+    let (mut i, mut in_class) = (0, false);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' if !in_class => {
+                in_class = true;
+                // `]` first in a class is a literal.
+                if b.get(i + 1) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i + 1) == Some(&b']') {
+                    i += 1;
+                }
+            }
+            b']' if in_class => in_class = false,
+            c if !in_class && !f(i, c) => return,
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
 /// A `regex`-crate pattern that matches wherever `py` could match inside
 /// a longer text: anchors, word boundaries and look-around are dropped,
 /// back-references become `.*`, conditionals an alternation of both arms.
@@ -1013,6 +1068,19 @@ mod tests {
         assert!(PyRegex::new(r"\q").is_err());
         assert!(PyRegex::new(r"(?P<a>x)(?<=y)(?P<a>z)").is_err());
         assert!(PyRegex::new("(").is_err());
+    }
+
+    #[test]
+    fn anchored_patterns_are_recognised() {
+        assert!(anchored_at_start(r"^Failed (?:a|b) for (?P<user>\S+)"));
+        assert!(anchored_at_start(r"^x[|(]y(?(g)a|b)"));
+        assert!(!anchored_at_start(r"^a|b"));
+        assert!(!anchored_at_start(r"a^b"));
+        assert!(!anchored_at_start(r"^a(?m)b"));
+        assert!(!anchored_at_start(r"^a(?im:b)"));
+        assert!(!anchored_at_start(r"^a\(|b\)"));
+        assert!(anchored_at_start(r"^a(?:\(|\))b"));
+        assert!(!anchored_at_start(r"^a\\|b"));
     }
 
     #[test]
