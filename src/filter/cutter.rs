@@ -15,7 +15,7 @@ use super::compiled::Compiled;
 use super::date::DateDetector;
 use super::failure::TupleLine;
 use super::matcher::FilterRegexes;
-use super::prefsplit::{PrefSplit, Split};
+use super::prefsplit::PrefSplit;
 use super::tags::resolve_tags;
 
 /// Where the date of a line is.
@@ -243,21 +243,21 @@ impl LineCutter {
         }
         // The text the failregexes will search, if it is cheap to know.
         let target = match (&self.pref_split, &self.pref) {
-            (Some(split), _) => match split.apply(buf) {
-                Split::NoMatch => {
+            (Some(split), _) => match split.content(buf) {
+                None => {
                     p.skip = true;
                     return p;
                 }
-                Split::Groups(mlfid, c) => {
-                    let start = buf.len() - c.len() - 1;
-                    p.split = Some((mlfid.map(str::len), start, start + c.len()));
+                Some((start, end)) if start < end => {
+                    // The mlfid group waits until a candidate needs it.
+                    p.split = Some((None, start, end));
                     p.pref_matched = true;
                     self.content.clear();
-                    self.content.push_str(c);
+                    self.content.push_str(&buf[start..end]);
                     self.content.push('\n');
                     Some(self.content.as_str())
                 }
-                Split::Unsure => None,
+                Some(_) => None,
             },
             (None, None) => Some(buf.as_str()),
             (None, Some(_)) => None,
@@ -274,6 +274,17 @@ impl LineCutter {
                 p.pref_matched = self.pref.as_ref().is_some_and(|r| r.is_match(buf));
             }
             return p;
+        }
+        if let (Some(split), Some((_, start, end))) = (&self.pref_split, p.split) {
+            match split.mlfid_end(buf, start) {
+                Some(m) => p.split = Some((m, start, end)),
+                // Not decidable here: the matcher runs the whole prefregex
+                // and every failregex.
+                None => {
+                    p.split = None;
+                    return p;
+                }
+            }
         }
         if let Some(text) = target.filter(|_| self.verify) {
             for (i, re) in self.plain.iter().enumerate() {

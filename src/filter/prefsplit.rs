@@ -102,22 +102,42 @@ impl PrefSplit {
 
     /// Applies the split to a one-line buffer (`line + "\n"`).
     pub fn apply<'t>(&self, buf: &'t str) -> Split<'t> {
-        let Some((_, x_end)) = self.prefix.find_at(buf, 0) else {
+        let Some((start, end)) = self.content(buf) else {
             return Split::NoMatch;
         };
+        if start == end {
+            return Split::Unsure;
+        }
+        match self.mlfid_end(buf, start) {
+            Some(m) => Split::Groups(m.map(|e| &buf[..e]), &buf[start..end]),
+            None => Split::Unsure,
+        }
+    }
+
+    /// Where the content lies in a one-line buffer: None when the
+    /// prefregex cannot match; an empty span when that is not decidable
+    /// here. The first half of `apply`, for callers that may not need the
+    /// `mlfid` group at all.
+    pub fn content(&self, buf: &str) -> Option<(usize, usize)> {
+        let (_, x_end) = self.prefix.find_at(buf, 0)?;
         let line_end = buf.len() - usize::from(buf.ends_with('\n'));
         // `.+` needs one character that is not a newline.
         if x_end >= line_end || buf[x_end..line_end].contains('\n') {
-            return Split::Unsure;
+            return Some((0, 0));
         }
-        let mlfid = match &self.mlfid {
+        Some((x_end, line_end))
+    }
+
+    /// The end of the `mlfid` group (None inside: the prefregex has none)
+    /// for content starting at `content_start`; None when not decidable.
+    pub fn mlfid_end(&self, buf: &str, content_start: usize) -> Option<Option<usize>> {
+        match &self.mlfid {
             Some(re) => match re.find_at(buf, 0) {
-                Some((_, e)) if e <= x_end => Some(&buf[..e]),
-                _ => return Split::Unsure,
+                Some((_, e)) if e <= content_start => Some(Some(e)),
+                _ => None,
             },
-            None => None,
-        };
-        Split::Groups(mlfid, &buf[x_end..line_end])
+            None => Some(None),
+        }
     }
 }
 

@@ -188,17 +188,6 @@ impl<'t> PyCaptures<'t> {
             _ => None,
         }
     }
-
-    /// Text of the named group, if it took part in the match.
-    pub fn name(&self, name: &str) -> Option<&'t str> {
-        match self {
-            PyCaptures::Plain(c) => c.name(name).map(|m| m.as_str()),
-            PyCaptures::Ascii(c, t) | PyCaptures::Branch(c, t, _) => {
-                c.name(name).and_then(|m| t.get(m.start()..m.end()))
-            }
-            PyCaptures::Fancy(c) => c.name(name).map(|m| m.as_str()),
-        }
-    }
 }
 
 /// The branch's group for the whole pattern's group `i`.
