@@ -137,6 +137,22 @@ pub struct DateDetector {
     /// once per second of log, not per line.
     /// The last `now` seen (its bits), its whole second and local form.
     now_cache: Option<(u64, i64, Option<LocalNow>)>,
+    /// The last date converted: lines in a row mostly carry the same
+    /// date text, converted once (see `TimeMemo`).
+    pub(super) memo: TimeMemo,
+}
+
+/// A date's time, kept for the next line with the same text.
+///
+/// The conversion depends on the template, the matched text and the
+/// local "now" (year inference, time zone), which is taken per second: the
+/// key holds all three.
+#[derive(Default)]
+pub(super) struct TimeMemo {
+    template: usize,
+    second: i64,
+    text: String,
+    pub(super) value: Option<(Option<f64>, bool)>,
 }
 
 /// Only for checking a `datepattern` up front; the real `%ExY` span is
@@ -172,6 +188,7 @@ impl DateDetector {
             last_index: usize::MAX,
             first_unused: 0,
             now_cache: None,
+            memo: TimeMemo::default(),
         }
     }
 
@@ -330,12 +347,29 @@ impl DateDetector {
         let (time, integral) = if start == end {
             (None, false)
         } else {
-            let ctx = Context {
-                default_tz: self.default_tz,
-                now: self.local_now(now),
-            };
-            let tpl = &self.entries[index].tpl;
-            (tpl.time_of(&hit, &ctx), tpl.integral_time(&hit, &ctx))
+            let text = &line[hit.whole.0..hit.whole.1];
+            let second = civil::whole_second(now).unwrap_or(i64::MIN);
+            let memo = &mut self.memo;
+            match memo.value {
+                Some(v) if memo.template == index && memo.second == second && memo.text == text => {
+                    v
+                }
+                _ => {
+                    let ctx = Context {
+                        default_tz: self.default_tz,
+                        now: self.local_now(now),
+                    };
+                    let tpl = &self.entries[index].tpl;
+                    let v = (tpl.time_of(&hit, &ctx), tpl.integral_time(&hit, &ctx));
+                    let memo = &mut self.memo;
+                    memo.template = index;
+                    memo.second = second;
+                    memo.text.clear();
+                    memo.text.push_str(text);
+                    memo.value = Some(v);
+                    v
+                }
+            }
         };
         Some(DateHit {
             start,

@@ -182,6 +182,9 @@ impl DateDetector {
     /// towards the front if it weighs more than (or the target was unused
     /// for 5 minutes before) the one in its way.
     fn reorder(&mut self, num: usize) -> usize {
+        // Template indexes change: a remembered conversion no longer
+        // names its template.
+        self.memo.value = None;
         let weight = self.entries[num].weight();
         let untime = self.entries[num].last_used - UNUSED_TIME;
         let movable = |entries: &[Entry], pos: usize| {
