@@ -77,6 +77,9 @@ impl BanInfo {
             "matches" | "ipmatches" | "ipjailmatches" => {
                 Some(Dynamic::Untrusted(self.matches.join("\n")))
             }
+            // Through the environment too: any place in a command takes it.
+            "fq-hostname" => Some(Dynamic::Untrusted(host_name(true))),
+            "sh-hostname" => Some(Dynamic::Untrusted(host_name(false))),
             t => {
                 let name = t.strip_prefix("F-")?;
                 self.captures
@@ -86,6 +89,46 @@ impl BanInfo {
             }
         }
     }
+}
+
+/// This host's name for fail2ban's `<sh-hostname>` (as `hostname` prints
+/// it) and `<fq-hostname>` (its canonical name from the resolver, the
+/// short one when there is none). Looked up once.
+fn host_name(full: bool) -> String {
+    static NAMES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (short, fq) = NAMES.get_or_init(|| {
+        let short = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "localhost".into());
+        let fq = canonical_name(&short).unwrap_or_else(|| short.clone());
+        (short, fq)
+    });
+    if full { fq.clone() } else { short.clone() }
+}
+
+/// `getaddrinfo(host, AI_CANONNAME)`'s canonical name.
+fn canonical_name(host: &str) -> Option<String> {
+    let c = std::ffi::CString::new(host).ok()?;
+    // SAFETY: all-zero is a valid addrinfo (null pointers, zero numbers).
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_flags = libc::AI_CANONNAME;
+    hints.ai_family = libc::AF_UNSPEC;
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: valid C string and hints; `res` is freed below.
+    let rc = unsafe { libc::getaddrinfo(c.as_ptr(), std::ptr::null(), &hints, &mut res) };
+    if rc != 0 || res.is_null() {
+        return None;
+    }
+    // SAFETY: `res` is the list getaddrinfo returned; its first entry
+    // holds the canonical name (or null).
+    let name = unsafe {
+        let n = (*res).ai_canonname;
+        let name =
+            (!n.is_null()).then(|| std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned());
+        libc::freeaddrinfo(res);
+        name
+    };
+    name.filter(|n| !n.is_empty())
 }
 
 #[derive(Debug)]
@@ -438,6 +481,28 @@ mod tests {
             .map(|c| c.script.clone())
             .collect();
         assert_eq!(scripts, ["touch /run/x", "boom 192.0.2.1", "flush-all"]);
+    }
+
+    #[test]
+    fn host_names_fill_their_tags_through_the_environment() {
+        let r = RecordingRunner::default();
+        let mut a = Action::new(&spec(&[(
+            "actionban",
+            "mail -s '<ip> from <fq-hostname>' -r \"f2b@<fq-hostname>\" <sh-hostname>",
+        )]));
+        a.ban(&ban("192.0.2.1"), &r).expect("ban");
+        let ran = r.ran.lock().expect("lock")[0].clone();
+        assert_eq!(
+            ran.script,
+            "mail -s '192.0.2.1 from '\"${f2bV_fq_hostname}\"'' -r \"f2b@${f2bV_fq_hostname}\" \"${f2bV_sh_hostname}\""
+        );
+        let fq = &ran
+            .env
+            .iter()
+            .find(|(k, _)| k == "f2bV_fq_hostname")
+            .expect("set")
+            .1;
+        assert!(!fq.is_empty() && !fq.contains('<'), "{fq}");
     }
 
     #[test]

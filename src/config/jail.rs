@@ -279,6 +279,7 @@ pub fn jails_stream(
         .collect();
     let mut stream = Vec::new();
     let mut started = Vec::new();
+    let journal = host_has_journal(fs);
     for name in names {
         let jail = JailReader {
             fs,
@@ -297,13 +298,35 @@ pub fn jails_stream(
                 ));
             }
             Some(Ok(read)) => {
-                stream.extend(read.convert(glob, missing, warnings)?);
+                stream.extend(read.convert(glob, missing, journal, warnings)?);
                 started.push(name);
             }
         }
     }
     stream.extend(started.iter().map(|n| cmd(&["start", n], [])));
     Ok(stream)
+}
+
+/// Where systemd keeps its journal (runtime, persistent).
+const JOURNAL_DIRS: [&str; 2] = ["/run/systemd/journal", "/var/log/journal"];
+
+/// Whether this host keeps a systemd journal: a missing log file may then
+/// mean that the service logs there only (no rsyslog).
+fn host_has_journal(fs: &dyn ConfigFs) -> bool {
+    JOURNAL_DIRS.iter().any(|d| fs.exists(Path::new(d)))
+}
+
+/// A message about missing log files, with the way out when the host has
+/// a journal.
+fn missing_log(msg: String, journal: bool) -> String {
+    if journal {
+        format!(
+            "{msg} (this host has a systemd journal: if the service logs only there, \
+             set backend = systemd for this jail)"
+        )
+    } else {
+        msg
+    }
 }
 
 struct JailReader<'a> {
@@ -518,6 +541,7 @@ impl ReadJail {
         mut self,
         glob: Globber<'_>,
         missing: Missing,
+        journal: bool,
         warnings: &mut Vec<String>,
     ) -> Result<Vec<Command>, ConfigError> {
         let jail = self.name.clone();
@@ -563,7 +587,10 @@ impl ReadJail {
                         };
                         let files = glob(path);
                         if files.is_empty() {
-                            warnings.push(format!("No file(s) found for glob {path}"));
+                            warnings.push(missing_log(
+                                format!("No file(s) found for glob {path}"),
+                                journal,
+                            ));
                             let plain = !path.is_empty() && !path.contains(['*', '?', '[']);
                             if missing == Missing::Watch && plain {
                                 // Followed from when it appears.
@@ -580,7 +607,10 @@ impl ReadJail {
                         }
                     }
                     if found == 0 {
-                        let msg = format!("Have not found any log file for {jail} jail");
+                        let msg = missing_log(
+                            format!("Have not found any log file for {jail} jail"),
+                            journal,
+                        );
                         if missing != Missing::Allow {
                             return Err(ConfigError::BadValue {
                                 at: Box::new(
@@ -672,6 +702,46 @@ mod tests {
         assert_eq!(action_name("iptables", "sshd", &mut o), "iptables-ddos");
         let mut o = vec![("name".to_string(), "other".to_string())];
         assert_eq!(action_name("iptables", "sshd", &mut o), "iptables-other");
+    }
+
+    #[test]
+    fn missing_logs_point_to_the_journal_when_the_host_has_one() {
+        use crate::config::layered::tests::MemFs;
+        let files = |journal: bool| {
+            let mut f = vec![
+                (
+                    "/c/jail.conf",
+                    "[j]\nenabled = true\nfilter = f\nlogpath = /nowhere/x.log\n",
+                ),
+                (
+                    "/c/filter.d/f.conf",
+                    "[Definition]\nfailregex = ^x <HOST>$\n",
+                ),
+            ];
+            if journal {
+                // The fake "journal present" flag: no real probing.
+                f.push(("/var/log/journal/m/system.journal", ""));
+            }
+            MemFs::with(&f)
+        };
+        let none = |_: &str| Vec::new();
+        let hint = "set backend = systemd for this jail";
+        for journal in [true, false] {
+            let fs = files(journal);
+            let mut w = Vec::new();
+            let s = jails_stream(&fs, Path::new("/c"), &none, Missing::Watch, &mut w);
+            assert!(s.is_ok(), "a plain path is followed once it appears");
+            let w: Vec<&String> = w.iter().filter(|w| w.starts_with("No file(s)")).collect();
+            assert_eq!(w.len(), 1, "{w:?}");
+            assert!(w[0].starts_with("No file(s) found for glob /nowhere/x.log"));
+            assert_eq!(w[0].contains(hint), journal, "{w:?}");
+            let mut w = Vec::new();
+            let e = jails_stream(&fs, Path::new("/c"), &none, Missing::Fail, &mut w)
+                .expect_err("no log file");
+            let e = e.to_string();
+            assert!(e.contains("Have not found any log file for j jail"), "{e}");
+            assert_eq!(e.contains(hint), journal, "{e}");
+        }
     }
 
     #[test]

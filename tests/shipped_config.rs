@@ -1,0 +1,747 @@
+//! The configuration ferroban ships for Mageia (`etc/fail2ban`), run for
+//! real.
+//!
+//! Why it exists: `etc/fail2ban` becomes /etc/fail2ban in the package, so
+//! its jails must all load, and its ban actions must do what their comments
+//! say on real firewalls: Shorewall (Mageia's), nftables and iptables, each
+//! inside a network namespace made for the test (the host's rules are never
+//! touched; addresses are documentation ones). The mail action is run with
+//! hostile user names in the log and a fake sendmail, to check that nothing
+//! from a log line runs as shell code and that the mail reads as it should.
+//!
+//! The firewall tests need root, `ip`, `shorewall`, `iptables`,
+//! `ip6tables` and `nft`; they say why and return when something is
+//! missing. CI runs as root and installs them.
+
+mod common;
+
+use common::{append, failures};
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_fail2ban-server");
+const CLIENT: &str = env!("CARGO_BIN_EXE_fail2ban-client");
+
+/// Every jail of jail.conf, by its stock name.
+const JAILS: [&str; 13] = [
+    "sshd",
+    "vsftpd",
+    "proftpd",
+    "pure-ftpd",
+    "postfix-sasl",
+    "dovecot",
+    "sendmail-auth",
+    "apache-auth",
+    "nginx-http-auth",
+    "lighttpd-auth",
+    "webmin-auth",
+    "pam-generic",
+    "recidive",
+];
+
+/// The configuration Shorewall's tests start from.
+const SHOREWALL_EXAMPLE: &str = "/usr/share/doc/shorewall/examples/one-interface";
+
+fn shipped() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/fail2ban")
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// A directory of the test's own, removed at the end.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let p =
+            std::env::temp_dir().join(format!("ferroban-shipped-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A copy of the shipped configuration under `dir/etc`, with the server's
+/// socket, pid file, state and log kept in `dir`, and `jail_local` as
+/// jail.local.
+fn private_conf(dir: &Path, jail_local: &str) -> PathBuf {
+    let conf = dir.join("etc");
+    common::copy_dir(&shipped(), &conf);
+    let d = dir.display();
+    fs::write(
+        conf.join("fail2ban.local"),
+        format!(
+            "[Definition]\nloglevel = DEBUG\nlogtarget = {d}/f2b.log\nsocket = {d}/f2b.sock\n\
+             pidfile = {d}/f2b.pid\ndbfile = {d}/f2b.db\n"
+        ),
+    )
+    .expect("fail2ban.local");
+    fs::write(conf.join("jail.local"), jail_local).expect("jail.local");
+    conf
+}
+
+fn run_client(conf: &Path, args: &[&str]) -> Output {
+    Command::new(CLIENT)
+        .arg("-c")
+        .arg(conf)
+        .args(args)
+        .output()
+        .expect("client runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Waits up to 20 s for `ok`; on a timeout the test fails with the
+/// server's log, which says what the actions did.
+fn wait_until(what: &str, dir: &Path, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let log = fs::read_to_string(dir.join("f2b.log")).unwrap_or_default();
+            panic!("timed out waiting for {what}; server log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Our server in the foreground, stopped (or killed) at the end.
+struct Server {
+    child: Child,
+    conf: PathBuf,
+}
+
+impl Server {
+    /// Starts `fail2ban-server -c conf -f start`, inside the network
+    /// namespace `netns` if given, and waits until it answers.
+    fn start(conf: &Path, netns: Option<&str>, dir: &Path) -> Server {
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, SERVER]);
+                c
+            }
+            None => Command::new(SERVER),
+        };
+        let child = cmd
+            .arg("-c")
+            .arg(conf)
+            .args(["-f", "start"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts");
+        let s = Server {
+            child,
+            conf: conf.to_path_buf(),
+        };
+        wait_until("the server", dir, || {
+            common::client(CLIENT, conf, &["ping"]).contains("pong")
+        });
+        s
+    }
+
+    /// `fail2ban-client stop`, then waits for the process to end.
+    fn stop(mut self) {
+        let out = common::client(CLIENT, &self.conf, &["stop"]);
+        assert!(out.contains("Shutdown successful"), "{out}");
+        let start = Instant::now();
+        while self.child.try_wait().expect("wait").is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the server did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A network namespace of the test's own, with an interface `net0`
+/// (192.0.2.1/24, 2001:db8::1/64). Dropping it clears Shorewall if it was
+/// started, deletes the namespace and its /etc/netns directory.
+struct Netns {
+    name: String,
+    shorewall: bool,
+}
+
+impl Netns {
+    fn new(name: &str) -> Netns {
+        let _ = Command::new("ip")
+            .args(["netns", "del", name])
+            .stderr(Stdio::null())
+            .status();
+        let ok = Command::new("ip")
+            .args(["netns", "add", name])
+            .status()
+            .expect("ip runs");
+        assert!(ok.success(), "ip netns add {name}");
+        let ns = Netns {
+            name: name.into(),
+            shorewall: false,
+        };
+        for args in [
+            &["link", "set", "lo", "up"][..],
+            &[
+                "link", "add", "net0", "type", "veth", "peer", "name", "net1",
+            ],
+            &["addr", "add", "192.0.2.1/24", "dev", "net0"],
+            &["addr", "add", "2001:db8::1/64", "dev", "net0", "nodad"],
+            &["link", "set", "net0", "up"],
+            &["link", "set", "net1", "up"],
+        ] {
+            let ok = Command::new("ip")
+                .args(["-n", name])
+                .args(args)
+                .status()
+                .expect("ip runs");
+            assert!(ok.success(), "ip -n {name} {args:?}");
+        }
+        ns
+    }
+
+    /// Runs `args` inside the namespace; returns its output.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args)
+            .output()
+            .expect("ip netns exec runs")
+    }
+
+    fn stdout(&self, args: &[&str]) -> String {
+        text(&self.run(args).stdout)
+    }
+
+    fn etc(&self) -> PathBuf {
+        Path::new("/etc/netns").join(&self.name)
+    }
+
+    /// Starts Shorewall in the namespace on the one-interface example
+    /// (net0, ssh open), its state kept in `vardir`.
+    fn start_shorewall(&mut self, vardir: &Path) {
+        let cfg = self.etc().join("shorewall");
+        fs::create_dir_all(&cfg).expect("/etc/netns/.../shorewall");
+        self.shorewall = true;
+        let examples = Path::new(SHOREWALL_EXAMPLE);
+        for name in ["interfaces", "policy", "rules", "shorewall.conf", "zones"] {
+            let plain = examples.join(name);
+            let body = if plain.exists() {
+                fs::read(&plain).expect("example")
+            } else {
+                let gz = examples.join(format!("{name}.gz"));
+                let out = Command::new("gzip")
+                    .arg("-dc")
+                    .arg(&gz)
+                    .output()
+                    .expect("gzip runs");
+                assert!(out.status.success(), "gunzip {}", gz.display());
+                out.stdout
+            };
+            let mut body = text(&body);
+            match name {
+                "interfaces" => body = body.replace("physical=eth0", "physical=net0"),
+                "rules" => body.push_str("\nACCEPT\tnet\t$FW\ttcp\t22\n"),
+                "shorewall.conf" => {
+                    body = body.replace("STARTUP_ENABLED=No", "STARTUP_ENABLED=Yes")
+                }
+                _ => {}
+            }
+            fs::write(cfg.join(name), body).expect("shorewall config");
+        }
+        fs::create_dir_all(vardir).expect("vardir");
+        // Shorewall keeps its compiled firewall and state in VARDIR: one
+        // per test, not the host's /var/lib/shorewall.
+        fs::write(cfg.join("vardir"), format!("VARDIR={}\n", vardir.display())).expect("vardir");
+        let out = self.run(&["shorewall", "start"]);
+        assert!(
+            out.status.success(),
+            "shorewall start: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if self.shorewall {
+            let _ = self.run(&["shorewall", "clear"]);
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = fs::remove_dir_all(self.etc());
+    }
+}
+
+/// 1. The shipped configuration: `-t` passes as it is (no jail enabled, so
+///    `-d` starts none); with every jail enabled on temp log files, `-t`
+///    compiles every filter and `-d` lists every jail with its filter and
+///    the shorewall ban action.
+#[test]
+fn shipped_jails_all_load() {
+    let out = run_client(&shipped(), &["-t"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout).as_str()),
+        (Some(0), "OK: configuration test is successful\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dump = text(&run_client(&shipped(), &["-d"]).stdout);
+    assert!(
+        dump.contains("['set', 'logtarget', 'SYSLOG']"),
+        "fail2ban.conf not read:\n{dump}"
+    );
+    assert!(
+        !dump.contains("['start',"),
+        "a jail is enabled by default:\n{dump}"
+    );
+
+    let tmp = TempDir::new("all");
+    let logs = tmp.0.join("logs");
+    fs::create_dir_all(&logs).expect("logs");
+    let mut local = String::new();
+    for j in JAILS {
+        let log = logs.join(format!("{j}.log"));
+        append(&log, "");
+        local.push_str(&format!(
+            "[{j}]\nenabled = true\nlogpath = {}\n\n",
+            log.display()
+        ));
+    }
+    let conf = private_conf(&tmp.0, &local);
+    let out = run_client(&conf, &["-t"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout).as_str()),
+        (Some(0), "OK: configuration test is successful\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stderr).contains("ERROR"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run_client(&conf, &["-d"]);
+    assert_eq!(out.status.code(), Some(0));
+    let dump = text(&out.stdout);
+    for j in JAILS {
+        let log = logs.join(format!("{j}.log"));
+        for want in [
+            format!("['add', '{j}', 'auto']"),
+            format!("['set', '{j}', 'addlogpath', '{}', 'head']", log.display()),
+            format!("['multi-set', '{j}', 'action', 'shorewall', ["),
+            format!("['start', '{j}']"),
+        ] {
+            assert!(dump.contains(&want), "{want} missing from -d:\n{dump}");
+        }
+        // One failregex is a `set`, several a `multi-set`.
+        assert!(
+            dump.contains(&format!("['set', '{j}', 'addfailregex', "))
+                || dump.contains(&format!("['multi-set', '{j}', 'addfailregex', [")),
+            "{j} has no failregex:\n{dump}"
+        );
+    }
+    // Mageia's defaults from the wiki.
+    for want in [
+        "['set', 'sshd', 'maxretry', 5]",
+        "['set', 'sshd', 'bantime', '1h']",
+        "['set', 'sshd', 'findtime', '10m']",
+        "['set', 'recidive', 'bantime', '1w']",
+    ] {
+        assert!(dump.contains(want), "{want} missing from -d:\n{dump}");
+    }
+}
+
+/// 2. The shorewall action on a real Shorewall: a ban puts the address in
+///    Shorewall's dynamic blacklist, `unbanip` takes it out.
+#[test]
+fn shorewall_action_bans_and_unbans() {
+    if !is_root() {
+        eprintln!("skipping: needs root for a network namespace and Shorewall");
+        return;
+    }
+    if !have("ip") || !have("shorewall") || !have("iptables") {
+        eprintln!(
+            "skipping: needs ip, shorewall and iptables (apt-get install -y iproute2 shorewall iptables)"
+        );
+        return;
+    }
+    if !Path::new(SHOREWALL_EXAMPLE).is_dir() {
+        eprintln!(
+            "skipping: needs Shorewall's example configuration in {SHOREWALL_EXAMPLE} (package shorewall, with /usr/share/doc installed)"
+        );
+        return;
+    }
+    let tmp = TempDir::new("shorewall");
+    let log = tmp.0.join("auth.log");
+    append(&log, "");
+    let conf = private_conf(
+        &tmp.0,
+        &format!(
+            "[sshd]\nenabled = true\nlogpath = {}\nmaxretry = 3\nbanaction = shorewall\n",
+            log.display()
+        ),
+    );
+    let mut ns = Netns::new(&format!("f2bsw{}", std::process::id()));
+    ns.start_shorewall(&tmp.0.join("shorewall-var"));
+    let dynamic = || ns.stdout(&["iptables", "-w", "-S", "dynamic"]);
+    let rule = "-A dynamic -s 192.0.2.2/32 -j reject";
+    assert!(!dynamic().contains("192.0.2.2"), "{}", dynamic());
+
+    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    append(&log, &failures("192.0.2.2", 3));
+    wait_until("the ban in Shorewall's dynamic chain", &tmp.0, || {
+        dynamic().contains(rule)
+    });
+    let status = common::client(CLIENT, &conf, &["status", "sshd"]);
+    assert!(status.contains("Banned IP list:\t192.0.2.2"), "{status}");
+
+    let out = common::client(CLIENT, &conf, &["set", "sshd", "unbanip", "192.0.2.2"]);
+    assert_eq!(out.trim(), "1");
+    wait_until("the unban in Shorewall", &tmp.0, || {
+        !dynamic().contains("192.0.2.2")
+    });
+    server.stop();
+}
+
+/// 3. nftables-multiport and iptables-allports in one namespace, for IPv4
+///    and IPv6: bans appear in the set and chain, unbans remove them, and
+///    stopping removes the table and chains.
+#[test]
+fn nftables_multiport_and_iptables_allports_ban_unban_and_stop() {
+    if !is_root() {
+        eprintln!("skipping: needs root for a network namespace, nftables and iptables");
+        return;
+    }
+    if !have("ip") || !have("nft") || !have("iptables") || !have("ip6tables") {
+        eprintln!(
+            "skipping: needs ip, nft, iptables and ip6tables (apt-get install -y iproute2 nftables iptables)"
+        );
+        return;
+    }
+    let tmp = TempDir::new("nft");
+    let log = tmp.0.join("auth.log");
+    append(&log, "");
+    let l = log.display();
+    let conf = private_conf(
+        &tmp.0,
+        &format!(
+            "[DEFAULT]\nmaxretry = 3\n\n\
+             [sshd]\nenabled = true\nlogpath = {l}\nbanaction = nftables-multiport\n\n\
+             [sshd-all]\nenabled = true\nfilter = sshd\nlogpath = {l}\nbanaction = iptables-allports\n"
+        ),
+    );
+    let ns = Netns::new(&format!("f2bnft{}", std::process::id()));
+    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    let set4 = || ns.stdout(&["nft", "list", "set", "inet", "f2b-table", "addr-set-sshd"]);
+    let set6 = || ns.stdout(&["nft", "list", "set", "inet", "f2b-table", "addr6-set-sshd"]);
+    let ipt4 = || ns.stdout(&["iptables", "-w", "-S"]);
+    let ipt6 = || ns.stdout(&["ip6tables", "-w", "-S"]);
+    let rule4 = "-A f2b-sshd-all -s 192.0.2.3/32 -j REJECT --reject-with icmp-port-unreachable";
+    let rule6 = "-A f2b-sshd-all -s 2001:db8::3/128 -j REJECT --reject-with icmp6-port-unreachable";
+
+    append(&log, &failures("192.0.2.3", 3));
+    // Other pids than the IPv4 lines': sshd's filter ties lines with the
+    // same "sshd[pid]" together, as fail2ban's does.
+    append(
+        &log,
+        &failures("2001:db8::3", 3).replace("sshd[10", "sshd[20"),
+    );
+    wait_until("the IPv4 bans", &tmp.0, || {
+        set4().contains("192.0.2.3") && ipt4().contains(rule4)
+    });
+    wait_until("the IPv6 bans", &tmp.0, || {
+        set6().contains("2001:db8::3") && ipt6().contains(rule6)
+    });
+    let ruleset = ns.stdout(&["nft", "list", "ruleset"]);
+    assert!(
+        ruleset.contains("hook input priority")
+            && ruleset.contains("dport 22 ip saddr @addr-set-sshd reject")
+            && ruleset.contains("dport 22 ip6 saddr @addr6-set-sshd reject"),
+        "{ruleset}"
+    );
+    assert!(
+        ipt4().contains("-A INPUT -p tcp -j f2b-sshd-all"),
+        "{}",
+        ipt4()
+    );
+    assert!(
+        ipt6().contains("-A INPUT -p tcp -j f2b-sshd-all"),
+        "{}",
+        ipt6()
+    );
+
+    for (jail, ip) in [
+        ("sshd", "192.0.2.3"),
+        ("sshd", "2001:db8::3"),
+        ("sshd-all", "192.0.2.3"),
+        ("sshd-all", "2001:db8::3"),
+    ] {
+        let out = common::client(CLIENT, &conf, &["set", jail, "unbanip", ip]);
+        assert_eq!(out.trim(), "1", "unbanip {jail} {ip}");
+    }
+    wait_until("the unbans", &tmp.0, || {
+        !set4().contains("192.0.2.3")
+            && !set6().contains("2001:db8::3")
+            && !ipt4().contains("192.0.2.3")
+            && !ipt6().contains("2001:db8::3")
+    });
+    assert!(
+        set4().contains("addr-set-sshd"),
+        "the set stays while the jail runs"
+    );
+
+    // A ban in force when the jail stops goes with the table and chains.
+    append(&log, &failures("192.0.2.5", 3));
+    wait_until("a last ban", &tmp.0, || {
+        set4().contains("192.0.2.5") && ipt4().contains("192.0.2.5")
+    });
+    server.stop();
+    let tables = ns.stdout(&["nft", "list", "tables"]);
+    assert!(!tables.contains("f2b-table"), "{tables}");
+    assert!(!ipt4().contains("f2b-sshd-all"), "{}", ipt4());
+    assert!(!ipt6().contains("f2b-sshd-all"), "{}", ipt6());
+}
+
+/// A fake sendmail that keeps each mail (its arguments, then what it read)
+/// in a file of its own under `mails`, and a fake whois.
+fn fake_mailer(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let mails = dir.join("mails");
+    fs::create_dir_all(&mails).expect("mails");
+    let sendmail = dir.join("fake-sendmail");
+    fs::write(
+        &sendmail,
+        format!(
+            "#!/bin/sh\nf=$(mktemp {}/mail.XXXXXX)\n{{ printf 'ARG %s\\n' \"$@\"; echo ---; cat; }} > \"$f\"\n",
+            mails.display()
+        ),
+    )
+    .expect("fake sendmail");
+    let whois = dir.join("fake-whois");
+    fs::write(&whois, "#!/bin/sh\necho \"fake whois for $1\"\n").expect("fake whois");
+    for f in [&sendmail, &whois] {
+        fs::set_permissions(f, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    (sendmail, whois, mails)
+}
+
+/// The mails kept by the fake sendmail.
+fn read_mails(mails: &Path) -> Vec<String> {
+    let mut all: Vec<String> = fs::read_dir(mails)
+        .expect("mails")
+        .filter_map(|e| fs::read_to_string(e.ok()?.path()).ok())
+        .collect();
+    all.sort();
+    all
+}
+
+/// 4. The sendmail-whois-lines action, as jail.conf's action_mwl runs it,
+///    with user names in the log that would run commands if they were ever
+///    parsed by the shell: nothing runs, and the mail has the stock
+///    subject and body, the whois report and the log lines as they are.
+#[test]
+fn mail_with_log_lines_keeps_hostile_user_names_as_text() {
+    let tmp = TempDir::new("mail");
+    let (sendmail, whois, mails) = fake_mailer(&tmp.0);
+    let log = tmp.0.join("auth.log");
+    append(&log, "");
+    let marker = tmp.0.join("pwned");
+    let m = marker.display();
+    let hostile = [
+        format!("$(touch${{IFS}}{m})"),
+        format!("`touch${{IFS}}{m}`"),
+        format!("';touch${{IFS}}{m};'"),
+    ];
+    let conf = private_conf(
+        &tmp.0,
+        &format!(
+            "[DEFAULT]\ndestemail = admin@example.org\nsender = fail2ban@example.org\n\
+             banaction = dummy\n\n\
+             [sshd]\nenabled = true\nlogpath = {}\nmaxretry = 3\naction = %(action_mwl)s\n",
+            log.display()
+        ),
+    );
+    // The overrides an admin would write: the mail program (here the
+    // fake) for every sendmail action, and the dummy action's file.
+    fs::write(
+        conf.join("action.d/sendmail-common.local"),
+        format!(
+            "[Init]\nmailcmd = {} -i -f \"<sender>\" \"<dest>\"\nwhois = {}\n",
+            sendmail.display(),
+            whois.display()
+        ),
+    )
+    .expect("sendmail-common.local");
+    let dummy = tmp.0.join("dummy.txt");
+    fs::write(
+        conf.join("action.d/dummy.local"),
+        format!("[Init]\ntarget = {}\n", dummy.display()),
+    )
+    .expect("dummy.local");
+
+    let server = Server::start(&conf, None, &tmp.0);
+    wait_until("the start mail", &tmp.0, || {
+        read_mails(&mails)
+            .iter()
+            .any(|m| m.contains("\nSubject: [Fail2Ban] sshd: started on "))
+    });
+    let stamp = failures("192.0.2.4", 1);
+    let stamp = &stamp[..15];
+    // Another address that contains this one as text: not its line.
+    append(
+        &log,
+        &format!("{stamp} host sshd[99]: Failed password for bob from 192.0.2.40 port 1 ssh2\n"),
+    );
+    let lines: Vec<String> = hostile
+        .iter()
+        .enumerate()
+        .map(|(k, h)| {
+            format!(
+                "{stamp} host sshd[{k}]: Failed password for invalid user {h} from 192.0.2.4 port 4{k} ssh2"
+            )
+        })
+        .collect();
+    append(&log, &(lines.join("\n") + "\n"));
+    wait_until("the ban mail", &tmp.0, || {
+        read_mails(&mails)
+            .iter()
+            .any(|m| m.contains("banned 192.0.2.4"))
+    });
+    // The ban action (banaction = dummy) ran too.
+    let bans = fs::read_to_string(&dummy).unwrap_or_default();
+    assert_eq!(bans, "started\n+192.0.2.4\n");
+    server.stop();
+
+    assert!(
+        !marker.exists(),
+        "a user name from the log ran as a command"
+    );
+    let all = read_mails(&mails);
+    let ban = all
+        .iter()
+        .find(|m| m.contains("banned 192.0.2.4"))
+        .expect("ban mail");
+    let (args, mail) = ban.split_once("---\n").expect("args, then the mail");
+    assert_eq!(
+        args,
+        "ARG -i\nARG -f\nARG fail2ban@example.org\nARG admin@example.org\n"
+    );
+    let mut head = mail.lines();
+    let subject = head.next().expect("subject");
+    assert!(
+        subject.starts_with("Subject: [Fail2Ban] sshd: banned 192.0.2.4 from "),
+        "{subject}"
+    );
+    // Date: Sat, 28 Nov 2026 11:55:11 +0000
+    let date = head.next().expect("date");
+    let words: Vec<&str> = date.split(' ').collect();
+    assert!(
+        words.len() == 7
+            && words[0] == "Date:"
+            && words[1].ends_with(',')
+            && words[6].starts_with(['+', '-']),
+        "{date}"
+    );
+    assert_eq!(head.next(), Some("From: Fail2Ban <fail2ban@example.org>"));
+    assert_eq!(head.next(), Some("To: admin@example.org"));
+    assert_eq!(head.next(), Some(""), "a blank line ends the headers");
+    let body = mail.split_once("\n\n").expect("body").1;
+    let want = format!(
+        "Hi,\n\nThe IP 192.0.2.4 has just been banned by Fail2Ban after 3 attempts against sshd.\n\n\
+         Here is more information about 192.0.2.4:\n\nfake whois for 192.0.2.4\n\n\
+         Lines containing failures of 192.0.2.4 (max 1000):\n\n{}\n\nRegards,\n\nFail2Ban\n",
+        lines.join("\n")
+    );
+    assert_eq!(body, want);
+    assert!(
+        all.iter()
+            .any(|m| m.contains("\nSubject: [Fail2Ban] sshd: stopped on ")),
+        "no stop mail: {all:?}"
+    );
+    // The dummy action's file goes when the jail stops.
+    assert!(!dummy.exists());
+}
+
+/// The mails name this host where fail2ban writes `<fq-hostname>` (in the
+/// subject, and in jail.conf's default sender), never the tag itself.
+#[test]
+fn mails_name_this_host() {
+    let tmp = TempDir::new("host");
+    let (sendmail, _, mails) = fake_mailer(&tmp.0);
+    let log = tmp.0.join("auth.log");
+    append(&log, "");
+    let conf = private_conf(
+        &tmp.0,
+        &format!(
+            "[sshd]\nenabled = true\nlogpath = {}\nmaxretry = 2\nbanaction = dummy\n\
+             action = %(action_)s\n         sendmail[mailcmd='{} -f \"<sender>\" \"<dest>\"', sender=\"%(sender)s\"]\n",
+            log.display(),
+            sendmail.display()
+        ),
+    );
+    fs::write(
+        conf.join("action.d/dummy.local"),
+        format!("[Init]\ntarget = {}\n", tmp.0.join("dummy.txt").display()),
+    )
+    .expect("dummy.local");
+    let server = Server::start(&conf, None, &tmp.0);
+    append(&log, &failures("192.0.2.6", 2));
+    wait_until("the ban mail", &tmp.0, || {
+        read_mails(&mails)
+            .iter()
+            .any(|m| m.contains("banned 192.0.2.6"))
+    });
+    server.stop();
+    let all = read_mails(&mails);
+    let ban = all
+        .iter()
+        .find(|m| m.contains("banned 192.0.2.6"))
+        .expect("ban mail");
+    assert!(
+        !ban.contains("<fq-hostname>"),
+        "the tag was not filled:\n{ban}"
+    );
+    let host = ban
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: [Fail2Ban] sshd: banned 192.0.2.6 from "))
+        .expect("subject");
+    assert!(
+        !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || "<>\"'$".contains(c)),
+        "{host:?} is no host name"
+    );
+    assert!(
+        ban.contains(&format!("ARG fail2ban@{host}\n")),
+        "sender is fail2ban@<host>:\n{ban}"
+    );
+}
