@@ -61,6 +61,23 @@ impl Common {
     }
 }
 
+/// The three programs' command lines as clap defines them, for their man
+/// pages (`tests/man_pages.rs` renders man/*.1 from these). The options
+/// themselves stay with each program's `Args`.
+pub fn server_command() -> clap::Command {
+    <crate::server::Args as clap::CommandFactory>::command()
+}
+
+/// See [`server_command`].
+pub fn client_command() -> clap::Command {
+    <crate::client::Args as clap::CommandFactory>::command()
+}
+
+/// See [`server_command`].
+pub fn regex_command() -> clap::Command {
+    <crate::regex_tool::Args as clap::CommandFactory>::command()
+}
+
 /// Parses the command line: help and version go to stdout (exit status
 /// 0), errors to stderr (exit status 255, as fail2ban's programs).
 pub fn parse<A: Parser>() -> Result<A, i32> {
