@@ -382,6 +382,75 @@ fn shipped_jails_all_load() {
     }
 }
 
+/// Every shipped action file and every filter mode the samples exercise
+/// (`tests/shipped/*.cases`), each in a jail of its own, pass `-t`: their
+/// regexes compile and their options resolve.
+#[test]
+fn every_action_and_filter_mode_loads() {
+    let tmp = TempDir::new("every");
+    let log = tmp.0.join("any.log");
+    append(&log, "");
+    let mut actions: Vec<String> = fs::read_dir(shipped().join("action.d"))
+        .expect("action.d")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let base = name.strip_suffix(".conf")?;
+            (!base.ends_with("-common")).then(|| base.to_string())
+        })
+        .collect();
+    actions.sort();
+    assert!(actions.len() >= 10, "{actions:?}");
+    let mut local = String::new();
+    for a in &actions {
+        local.push_str(&format!(
+            "[act-{a}]\nenabled = true\nfilter = sshd\naction = {a}\nlogpath = {}\n\n",
+            log.display()
+        ));
+    }
+    let cases_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/shipped");
+    let mut specs: Vec<String> = fs::read_dir(&cases_dir)
+        .expect("tests/shipped")
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            (path.extension()? == "cases").then_some(path)
+        })
+        .flat_map(|p| {
+            fs::read_to_string(p)
+                .expect("cases")
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .filter_map(|l| l.split('\t').next().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    specs.sort();
+    specs.dedup();
+    assert!(specs.iter().any(|s| s.contains("mode=")), "{specs:?}");
+    for (n, spec) in specs.iter().enumerate() {
+        local.push_str(&format!(
+            "[mode-{n}]\nenabled = true\nfilter = {spec}\naction = dummy\nlogpath = {}\n\n",
+            log.display()
+        ));
+    }
+    let conf = private_conf(&tmp.0, &local);
+    let out = run_client(&conf, &["-t"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout).as_str()),
+        (Some(0), "OK: configuration test is successful\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dump = text(&run_client(&conf, &["-d"]).stdout);
+    for a in &actions {
+        let want = format!("['multi-set', 'act-{a}', 'action', '{a}', [");
+        assert!(dump.contains(&want), "{want} missing from -d");
+    }
+    for (n, spec) in specs.iter().enumerate() {
+        let want = format!("['start', 'mode-{n}']");
+        assert!(dump.contains(&want), "{want} ({spec}) missing from -d");
+    }
+}
+
 /// 2. The shorewall action on a real Shorewall: a ban puts the address in
 ///    Shorewall's dynamic blacklist, `unbanip` takes it out.
 #[test]
