@@ -421,7 +421,8 @@ impl Matcher {
                 groups: if pre_groups.is_empty() {
                     groups
                 } else {
-                    let mut g = pre_groups.clone();
+                    let mut g = Groups::with_capacity(pre_groups.len() + groups.len());
+                    g.extend(pre_groups.iter().map(|(k, v)| (k.clone(), v.clone())));
                     g.extend(groups);
                     g
                 },
@@ -430,12 +431,14 @@ impl Matcher {
             let mlfid = fail.get("mlfid").map(str::to_string);
             let mut linked = false;
             if let Some(id) = &mlfid {
-                let (merged, l) = self.mlfid.merge(id, fail, &matched, now);
+                let keep_nofail = self.mode.check_all;
+                let Some((merged, l)) = self.mlfid.merge(id, fail, &matched, now, keep_nofail)
+                else {
+                    // No failure (yet): nothing more to do for this line.
+                    break;
+                };
                 fail = merged;
                 linked = l;
-                if fail.truthy("nofail") && !self.mode.check_all {
-                    break;
-                }
             } else {
                 fail.matches.extend(matched);
             }

@@ -89,13 +89,16 @@ impl MlfidCache {
     /// Merges one matched line into the id's cached data and returns the
     /// failure as fail2ban's `_mergeFailure` would, plus whether the result
     /// stays linked to the cache (later changes must be written back).
+    /// A result that is no failure comes back only with `keep_nofail`
+    /// (otherwise the caller drops it: it stays in the cache alone).
     pub fn merge(
         &mut self,
         id: &str,
         mut fail: FailData,
         matched_lines: &[TupleLine],
         wall: f64,
-    ) -> (FailData, bool) {
+        keep_nofail: bool,
+    ) -> Option<(FailData, bool)> {
         let mut flags = 0u8;
         if fail.truthy("mlfgained") {
             flags |= GAINED | NOFAIL;
@@ -182,12 +185,24 @@ impl MlfidCache {
         } else if flags & (NOFAIL | FORGET) == NOFAIL {
             fail.nofail_matches.extend_from_slice(matched_lines);
         }
+        if !keep_nofail && fail.truthy("nofail") {
+            match slot {
+                Some(true) => {
+                    if let Some(e) = self.map.get_mut(id) {
+                        e.data = fail;
+                    }
+                }
+                Some(false) => self.insert(id, fail, wall),
+                None => {}
+            }
+            return None;
+        }
         match slot {
             Some(true) => self.update(id, &fail),
             Some(false) => self.insert(id, fail.clone(), wall),
             None => {}
         }
-        (fail, slot.is_some())
+        Some((fail, slot.is_some()))
     }
 }
 
@@ -206,19 +221,25 @@ mod tests {
     #[test]
     fn nofail_lines_are_kept_until_a_failure() {
         let mut c = MlfidCache::default();
-        let (f, _) = c.merge(
-            "c1",
-            data(&[("nofail", "x"), ("ip4", "192.0.2.1")]),
-            &[TupleLine::plain("l1")],
-            0.0,
-        );
+        let (f, _) = c
+            .merge(
+                "c1",
+                data(&[("nofail", "x"), ("ip4", "192.0.2.1")]),
+                &[TupleLine::plain("l1")],
+                0.0,
+                true,
+            )
+            .expect("kept");
         assert!(f.truthy("nofail"));
-        let (f, _) = c.merge(
-            "c1",
-            data(&[("user", "bob")]),
-            &[TupleLine::plain("l2")],
-            1.0,
-        );
+        let (f, _) = c
+            .merge(
+                "c1",
+                data(&[("user", "bob")]),
+                &[TupleLine::plain("l2")],
+                1.0,
+                false,
+            )
+            .expect("a failure");
         assert!(!f.truthy("nofail"));
         assert_eq!(f.get("ip4"), Some("192.0.2.1"));
         assert_eq!(
@@ -231,7 +252,8 @@ mod tests {
     fn oldest_ids_are_evicted_first() {
         let mut c = MlfidCache::default();
         for i in 0..=MAX_COUNT {
-            c.merge(&format!("c{i}"), data(&[("nofail", "x")]), &[], 0.0);
+            let dropped = c.merge(&format!("c{i}"), data(&[("nofail", "x")]), &[], 0.0, false);
+            assert!(dropped.is_none());
         }
         assert!(!c.live("c0", 1.0));
         assert!(c.live("c1", 1.0) && c.live(&format!("c{MAX_COUNT}"), 1.0));
@@ -246,13 +268,17 @@ mod tests {
             data(&[("nofail", "x")]),
             &[TupleLine::plain("l1")],
             0.0,
+            false,
         );
-        let (_, linked) = c.merge(
-            "c1",
-            data(&[("mlfforget", "y")]),
-            &[TupleLine::plain("l2")],
-            1.0,
-        );
+        let (_, linked) = c
+            .merge(
+                "c1",
+                data(&[("mlfforget", "y")]),
+                &[TupleLine::plain("l2")],
+                1.0,
+                false,
+            )
+            .expect("a failure");
         assert!(!linked);
         assert!(!c.live("c1", 1.0));
     }

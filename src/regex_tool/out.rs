@@ -56,9 +56,11 @@ impl OutFormat {
                 key if !key.contains('<') => out.push(data_value(f, key)),
                 _ => {
                     // Only a `<msg>` tag spreads a failure over several rows.
-                    let single = !self.fmt.contains("<msg>")
-                        || (self.wrapped.is_empty() && f.data.matches.len() <= 1);
-                    let msg = if single {
+                    let has_msg = self.fmt.contains("<msg>");
+                    let single = !has_msg || (self.wrapped.is_empty() && f.data.matches.len() <= 1);
+                    let msg = if !has_msg {
+                        String::new()
+                    } else if single {
                         joined_matches(f)
                     } else {
                         "\u{0}msg\u{0}".to_string()
