@@ -14,6 +14,7 @@
 //! missing. CI runs as root and installs them.
 
 mod common;
+use common::{TempDir, unquote_printable};
 
 use common::{append, failures};
 
@@ -59,25 +60,6 @@ fn have(cmd: &str) -> bool {
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
-}
-
-/// A directory of the test's own, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p =
-            std::env::temp_dir().join(format!("ferroban-shipped-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).expect("temp dir");
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A copy of the shipped configuration under `dir/etc`, with the server's
@@ -326,7 +308,7 @@ fn shipped_jails_all_load() {
         "a jail is enabled by default:\n{dump}"
     );
 
-    let tmp = TempDir::new("all");
+    let tmp = TempDir::new("shipped-all");
     let logs = tmp.0.join("logs");
     fs::create_dir_all(&logs).expect("logs");
     let mut local = String::new();
@@ -387,7 +369,7 @@ fn shipped_jails_all_load() {
 /// regexes compile and their options resolve.
 #[test]
 fn every_action_and_filter_mode_loads() {
-    let tmp = TempDir::new("every");
+    let tmp = TempDir::new("shipped-every");
     let log = tmp.0.join("any.log");
     append(&log, "");
     let mut actions: Vec<String> = fs::read_dir(shipped().join("action.d"))
@@ -471,7 +453,7 @@ fn shorewall_action_bans_and_unbans() {
         );
         return;
     }
-    let tmp = TempDir::new("shorewall");
+    let tmp = TempDir::new("shipped-shorewall");
     let log = tmp.0.join("auth.log");
     append(&log, "");
     let conf = private_conf(
@@ -518,7 +500,7 @@ fn nftables_multiport_and_iptables_allports_ban_unban_and_stop() {
         );
         return;
     }
-    let tmp = TempDir::new("nft");
+    let tmp = TempDir::new("shipped-nft");
     let log = tmp.0.join("auth.log");
     append(&log, "");
     let l = log.display();
@@ -635,13 +617,59 @@ fn read_mails(mails: &Path) -> Vec<String> {
     all
 }
 
-/// 4. The sendmail-whois-lines action, as jail.conf's action_mwl runs it,
-///    with user names in the log that would run commands if they were ever
-///    parsed by the shell: nothing runs, and the mail has the stock
-///    subject and body, the whois report and the log lines as they are.
+/// One mail the fake sendmail kept: its arguments, its headers (name,
+/// value; folded lines joined) and its body, quoted-printable decoded.
+struct Kept {
+    args: Vec<String>,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Kept {
+    fn parse(kept: &str) -> Kept {
+        let (args, message) = kept.split_once("---\n").expect("args, then the mail");
+        let (head, body) = message
+            .split_once("\r\n\r\n")
+            .expect("a blank line ends the headers");
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for line in head.split("\r\n") {
+            match (line.starts_with([' ', '\t']), headers.last_mut()) {
+                (true, Some((_, v))) => v.push_str(line),
+                _ => {
+                    let (n, v) = line.split_once(": ").expect("a header line");
+                    headers.push((n.to_string(), v.to_string()));
+                }
+            }
+        }
+        Kept {
+            args: args
+                .lines()
+                .map(|a| a.strip_prefix("ARG ").expect("ARG").to_string())
+                .collect(),
+            headers,
+            body: unquote_printable(body),
+        }
+    }
+
+    fn header(&self, name: &str) -> &str {
+        let h = self.headers.iter().find(|(n, _)| n == name);
+        &h.unwrap_or_else(|| panic!("no {name} in {:?}", self.headers))
+            .1
+    }
+}
+
+/// 4. The sendmail-whois-lines action (ferroban's built-in mail action),
+///    as jail.conf's action_mwl runs it, with user names in the log that
+///    would run commands if they were ever parsed by a shell: nothing
+///    runs; the sendmail program (here a fake, given as `mailcmd`) gets
+///    `-i -f SENDER -- DEST` and a proper message (fail2ban's subject,
+///    Date, Message-ID, From with the sender name, To, MIME, UTF-8 text);
+///    the body gives the failures, the whois report (a fake `whois`) and
+///    the ban's log lines as they are; the ban action runs too, and the
+///    start and stop mails come.
 #[test]
 fn mail_with_log_lines_keeps_hostile_user_names_as_text() {
-    let tmp = TempDir::new("mail");
+    let tmp = TempDir::new("shipped-mail");
     let (sendmail, whois, mails) = fake_mailer(&tmp.0);
     let log = tmp.0.join("auth.log");
     append(&log, "");
@@ -661,12 +689,12 @@ fn mail_with_log_lines_keeps_hostile_user_names_as_text() {
             log.display()
         ),
     );
-    // The overrides an admin would write: the mail program (here the
-    // fake) for every sendmail action, and the dummy action's file.
+    // The overrides an admin would write: the sendmail program (here the
+    // fake) for every mail action, and the dummy action's file.
     fs::write(
         conf.join("action.d/sendmail-common.local"),
         format!(
-            "[Init]\nmailcmd = {} -i -f \"<sender>\" \"<dest>\"\nwhois = {}\n",
+            "[Init]\nmailcmd = {}\nwhois = {}\n",
             sendmail.display(),
             whois.display()
         ),
@@ -683,7 +711,7 @@ fn mail_with_log_lines_keeps_hostile_user_names_as_text() {
     wait_until("the start mail", &tmp.0, || {
         read_mails(&mails)
             .iter()
-            .any(|m| m.contains("\nSubject: [Fail2Ban] sshd: started on "))
+            .any(|m| m.contains("Subject: [Fail2Ban] sshd: started on "))
     });
     let stamp = failures("192.0.2.4", 1);
     let stamp = &stamp[..15];
@@ -705,7 +733,7 @@ fn mail_with_log_lines_keeps_hostile_user_names_as_text() {
     wait_until("the ban mail", &tmp.0, || {
         read_mails(&mails)
             .iter()
-            .any(|m| m.contains("banned 192.0.2.4"))
+            .any(|m| m.contains("banned 192.0.2.4 "))
     });
     // The ban action (banaction = dummy) ran too.
     let bans = fs::read_to_string(&dummy).unwrap_or_default();
@@ -716,57 +744,73 @@ fn mail_with_log_lines_keeps_hostile_user_names_as_text() {
         !marker.exists(),
         "a user name from the log ran as a command"
     );
-    let all = read_mails(&mails);
+    let all: Vec<Kept> = read_mails(&mails).iter().map(|m| Kept::parse(m)).collect();
     let ban = all
         .iter()
-        .find(|m| m.contains("banned 192.0.2.4"))
+        .find(|m| m.header("Subject").contains("banned 192.0.2.4 "))
         .expect("ban mail");
-    let (args, mail) = ban.split_once("---\n").expect("args, then the mail");
     assert_eq!(
-        args,
-        "ARG -i\nARG -f\nARG fail2ban@example.org\nARG admin@example.org\n"
+        ban.args,
+        [
+            "-i",
+            "-f",
+            "fail2ban@example.org",
+            "--",
+            "admin@example.org"
+        ]
     );
-    let mut head = mail.lines();
-    let subject = head.next().expect("subject");
-    assert!(
-        subject.starts_with("Subject: [Fail2Ban] sshd: banned 192.0.2.4 from "),
-        "{subject}"
-    );
+    let subject = ban.header("Subject");
+    let host = subject
+        .strip_prefix("[Fail2Ban] sshd: banned 192.0.2.4 from ")
+        .unwrap_or_else(|| panic!("{subject}"));
+    assert!(!host.is_empty() && !host.contains(' '), "{subject}");
     // Date: Sat, 28 Nov 2026 11:55:11 +0000
-    let date = head.next().expect("date");
-    let words: Vec<&str> = date.split(' ').collect();
+    let date: Vec<&str> = ban.header("Date").split(' ').collect();
     assert!(
-        words.len() == 7
-            && words[0] == "Date:"
-            && words[1].ends_with(',')
-            && words[6].starts_with(['+', '-']),
-        "{date}"
+        date.len() == 6 && date[0].ends_with(',') && date[5].starts_with(['+', '-']),
+        "{date:?}"
     );
-    assert_eq!(head.next(), Some("From: Fail2Ban <fail2ban@example.org>"));
-    assert_eq!(head.next(), Some("To: admin@example.org"));
-    assert_eq!(head.next(), Some(""), "a blank line ends the headers");
-    let body = mail.split_once("\n\n").expect("body").1;
-    let want = format!(
-        "Hi,\n\nThe IP 192.0.2.4 has just been banned by Fail2Ban after 3 attempts against sshd.\n\n\
-         Here is more information about 192.0.2.4:\n\nfake whois for 192.0.2.4\n\n\
-         Lines containing failures of 192.0.2.4 (max 1000):\n\n{}\n\nRegards,\n\nFail2Ban\n",
-        lines.join("\n")
-    );
-    assert_eq!(body, want);
+    assert_eq!(ban.header("From"), "Fail2Ban <fail2ban@example.org>");
+    assert_eq!(ban.header("To"), "admin@example.org");
+    assert_eq!(ban.header("MIME-Version"), "1.0");
+    assert_eq!(ban.header("Content-Type"), "text/plain; charset=utf-8");
+    let id = ban.header("Message-ID");
+    assert!(id.starts_with('<') && id.ends_with("@example.org>"), "{id}");
+    let names: Vec<&str> = ban.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(!names.contains(&"Bcc"), "{names:?}");
+    let body = &ban.body;
+    for want in [
+        format!("The jail sshd on {host} has banned 192.0.2.4.\n"),
+        "Failures counted: 3\n".to_string(),
+        "\nwhois 192.0.2.4:\n\nfake whois for 192.0.2.4\n".to_string(),
+        format!(
+            "\nThe log lines of these failures (3):\n\n{}\n",
+            lines.join("\n")
+        ),
+    ] {
+        assert!(body.contains(&want), "{want:?} not in the body:\n{body}");
+    }
     assert!(
-        all.iter()
-            .any(|m| m.contains("\nSubject: [Fail2Ban] sshd: stopped on ")),
-        "no stop mail: {all:?}"
+        !body.contains("192.0.2.40"),
+        "another address's line:\n{body}"
+    );
+    let subjects: Vec<&str> = all.iter().map(|m| m.header("Subject")).collect();
+    assert!(
+        subjects.contains(&format!("[Fail2Ban] sshd: started on {host}").as_str())
+            && subjects.contains(&format!("[Fail2Ban] sshd: stopped on {host}").as_str()),
+        "{subjects:?}"
     );
     // The dummy action's file goes when the jail stops.
     assert!(!dummy.exists());
 }
 
-/// The mails name this host where fail2ban writes `<fq-hostname>` (in the
-/// subject, and in jail.conf's default sender), never the tag itself.
+/// 5. The mails name this host where fail2ban writes `<fq-hostname>` (in
+///    the subject, and in jail.conf's default sender), never the tag
+///    itself; the wiki's `sendmail[...]` form takes `mailcmd` as the path
+///    of the sendmail program.
 #[test]
 fn mails_name_this_host() {
-    let tmp = TempDir::new("host");
+    let tmp = TempDir::new("shipped-host");
     let (sendmail, _, mails) = fake_mailer(&tmp.0);
     let log = tmp.0.join("auth.log");
     append(&log, "");
@@ -774,7 +818,7 @@ fn mails_name_this_host() {
         &tmp.0,
         &format!(
             "[sshd]\nenabled = true\nlogpath = {}\nmaxretry = 2\nbanaction = dummy\n\
-             action = %(action_)s\n         sendmail[mailcmd='{} -f \"<sender>\" \"<dest>\"', sender=\"%(sender)s\"]\n",
+             action = %(action_)s\n         sendmail[mailcmd={}, sender=\"%(sender)s\"]\n",
             log.display(),
             sendmail.display()
         ),
@@ -789,28 +833,39 @@ fn mails_name_this_host() {
     wait_until("the ban mail", &tmp.0, || {
         read_mails(&mails)
             .iter()
-            .any(|m| m.contains("banned 192.0.2.6"))
+            .any(|m| m.contains("banned 192.0.2.6 "))
     });
     server.stop();
     let all = read_mails(&mails);
-    let ban = all
+    let raw = all
         .iter()
-        .find(|m| m.contains("banned 192.0.2.6"))
+        .find(|m| m.contains("banned 192.0.2.6 "))
         .expect("ban mail");
     assert!(
-        !ban.contains("<fq-hostname>"),
-        "the tag was not filled:\n{ban}"
+        !raw.contains("<fq-hostname>"),
+        "the tag was not filled:\n{raw}"
     );
+    let ban = Kept::parse(raw);
     let host = ban
-        .lines()
-        .find_map(|l| l.strip_prefix("Subject: [Fail2Ban] sshd: banned 192.0.2.6 from "))
-        .expect("subject");
+        .header("Subject")
+        .strip_prefix("[Fail2Ban] sshd: banned 192.0.2.6 from ")
+        .expect("subject")
+        .to_string();
     assert!(
         !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || "<>\"'$".contains(c)),
         "{host:?} is no host name"
     );
-    assert!(
-        ban.contains(&format!("ARG fail2ban@{host}\n")),
-        "sender is fail2ban@<host>:\n{ban}"
+    // jail.conf: sender = fail2ban@<fq-hostname>; dest = root (a local
+    // mailbox: root@localhost).
+    assert_eq!(
+        ban.args,
+        [
+            "-i",
+            "-f",
+            &format!("fail2ban@{host}"),
+            "--",
+            "root@localhost"
+        ]
     );
+    assert_eq!(ban.header("From"), format!("Fail2Ban <fail2ban@{host}>"));
 }

@@ -6,8 +6,11 @@
 //! fail2ban's `CommandAction`: actions with `name?family=inet6` variants
 //! start per address family on first use, `actionunban` only runs for a
 //! family that has bans, and `actionflush` replaces single unbans when an
-//! action has one.
+//! action has one. An action that sets `mailtype` is one of ferroban's
+//! built-in mail actions: besides its (empty) commands it posts a mail on
+//! start, ban and stop (`mail`).
 
+pub mod mail;
 pub mod runner;
 pub mod template;
 
@@ -16,6 +19,7 @@ use std::time::Duration;
 
 use crate::config::jailspec::ActionSpec;
 use crate::config::omap::OrderedMap;
+use crate::mail::compose::Letter;
 use runner::{CommandRunner, Outcome};
 use template::{Dynamic, ShellCommand, TemplateError, fill_dynamic, fill_static};
 
@@ -94,7 +98,7 @@ impl BanInfo {
 /// This host's name for fail2ban's `<sh-hostname>` (as `hostname` prints
 /// it) and `<fq-hostname>` (its canonical name from the resolver, the
 /// short one when there is none). Looked up once.
-fn host_name(full: bool) -> String {
+pub fn host_name(full: bool) -> String {
     static NAMES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     let (short, fq) = NAMES.get_or_init(|| {
         let short = nix::unistd::gethostname()
@@ -143,6 +147,8 @@ pub enum ActionError {
         outcome: Outcome,
         stderr: String,
     },
+    /// A mail action's options do not make a mail (`mailtype`).
+    Mail { action: String, error: String },
 }
 
 impl std::fmt::Display for ActionError {
@@ -161,6 +167,7 @@ impl std::fmt::Display for ActionError {
                 }
                 Ok(())
             }
+            ActionError::Mail { action, error } => write!(f, "action {action}: {error}"),
         }
     }
 }
@@ -177,6 +184,8 @@ pub struct Action {
     props: OrderedMap<String>,
     timeout: Duration,
     started: HashMap<&'static str, u8>,
+    /// For a built-in mail action, where its mails go (`mail`).
+    mail: Option<mail::MailLink>,
 }
 
 impl Action {
@@ -207,6 +216,7 @@ impl Action {
             props,
             timeout,
             started: HashMap::new(),
+            mail: None,
         }
     }
 
@@ -306,7 +316,7 @@ impl Action {
         let cmd = self.command("<actionstart>", family, &info)?;
         self.exec("start", &cmd, runner)?;
         *self.started.entry(family).or_default() |= STARTED;
-        Ok(())
+        self.post_mail(|| Letter::Started)
     }
 
     fn family_of(&self, info: &BanInfo) -> &'static str {
@@ -326,7 +336,7 @@ impl Action {
         let cmd = self.command("<actionban>", family, info)?;
         self.exec("ban", &cmd, runner)?;
         *self.started.entry(family).or_default() |= STARTED | HAS_BANS;
-        Ok(())
+        self.post_mail(|| mail::ban_letter(info))
     }
 
     /// `actionunban`, for a family that holds bans.
@@ -384,7 +394,8 @@ impl Action {
         for f in self.started_families() {
             let r = self
                 .command("<actionstop>", f, &info)
-                .and_then(|c| self.exec("stop", &c, runner));
+                .and_then(|c| self.exec("stop", &c, runner))
+                .and_then(|()| self.post_mail(|| Letter::Stopped));
             if let Err(e) = r {
                 first_err.get_or_insert(e);
             }

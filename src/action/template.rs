@@ -91,6 +91,12 @@ pub fn fill_static(
     Err(TemplateError::Recursive { command: query })
 }
 
+/// `<tag>`s in plain text (no shell) replaced by `value`; `None` keeps
+/// the tag. For option values that are no commands (mail addresses).
+pub fn fill_text(text: &str, value: impl FnMut(&str) -> Option<String>) -> String {
+    replace_tags(text, value)
+}
+
 /// One pass of `<tag>` replacement; `None` keeps the tag.
 fn replace_tags(text: &str, mut value: impl FnMut(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());

@@ -5,7 +5,9 @@
 //! The two share the jail's counting and ban list (`jail::Jail`) behind a
 //! mutex held only briefly. A ban decided by the filter thread goes to the
 //! actions thread over a channel, so a slow firewall command never holds
-//! up reading; the actions thread also unbans on expiry.
+//! up reading; the actions thread also unbans on expiry. A jail with mail
+//! actions has a third thread that sends their mails (`mail::outbox`), so
+//! a slow sendmail never holds up the actions either.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Sender, channel};
@@ -234,7 +236,8 @@ pub fn start(
         actions: spec.actions.iter().map(|a| a.name.clone()).collect(),
         to_actions: Mutex::new(to_actions),
     });
-    let actions: Vec<Action> = spec.actions.iter().map(Action::new).collect();
+    let mut actions: Vec<Action> = spec.actions.iter().map(Action::new).collect();
+    let mail_thread = attach_mail(&spec.name, &mut actions, &log);
     let tails: Vec<FileTail> = spec
         .logpaths
         .iter()
@@ -306,15 +309,58 @@ pub fn start(
             )
         })
         .map_err(|e| e.to_string())?;
+    let mut threads = vec![filter, acts];
+    // Joined last: it sends the stop mails the actions thread posts.
+    threads.extend(mail_thread);
     Ok(Running {
         shared,
         stop,
-        threads: vec![filter, acts],
+        threads,
     })
 }
 
+/// The server's log as the mail thread reports to it.
+struct MailLog(Arc<Logger>);
+
+impl crate::mail::outbox::Report for MailLog {
+    fn warning(&self, msg: &str) {
+        self.0.log("fail2ban.actions", Level::Warning, msg);
+    }
+    fn info(&self, msg: &str) {
+        self.0.log("fail2ban.actions", Level::Info, msg);
+        // INFO lines are held back in batches; a mail not sent is rare
+        // and should be readable in the log at once.
+        self.0.flush();
+    }
+}
+
+/// Gives the jail's mail actions a mail thread, each with a sendmail
+/// mailer for its `mailcmd`; returns the thread (none without mail
+/// actions). The thread ends after the actions, which hold its outbox.
+fn attach_mail(jail: &str, actions: &mut [Action], log: &Arc<Logger>) -> Option<JoinHandle<()>> {
+    use crate::mail::outbox::Outbox;
+    use crate::mail::sendmail::SendmailMailer;
+    if !actions.iter().any(Action::is_mail) {
+        return None;
+    }
+    let (outbox, thread) = match Outbox::start(Arc::new(MailLog(log.clone())), jail) {
+        Ok(started) => started,
+        Err(e) => {
+            let msg = format!("[{jail}] no mail thread ({e}): mail actions send nothing");
+            log.log("fail2ban.actions", Level::Error, &msg);
+            return None;
+        }
+    };
+    for a in actions.iter_mut().filter(|a| a.is_mail()) {
+        let mailer = Arc::new(SendmailMailer::new(a.mail_program()));
+        a.attach_mail(jail, outbox.clone(), mailer);
+    }
+    Some(thread)
+}
+
 impl Running {
-    /// Stops both threads: the actions thread unbans and stops its actions.
+    /// Stops the threads: the actions thread unbans and stops its actions,
+    /// then the mail thread (if any) sends what they posted.
     pub fn stop(self) {
         let _ = self.stop.send(());
         if let Ok(tx) = self.shared.to_actions.lock() {

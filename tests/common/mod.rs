@@ -74,3 +74,50 @@ pub fn client(bin: &str, conf: &Path, args: &[&str]) -> String {
         .expect("client runs");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A directory of the test's own under the system temp dir, named after
+/// the test and the process, removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("ferroban-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Quoted-printable mail text decoded: soft line breaks joined, `=XX`
+/// bytes, CRLF line ends made LF.
+pub fn unquote_printable(text: &str) -> String {
+    let joined = text
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("\r\n", "\n");
+    let b = joined.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (b[i], hex) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
