@@ -11,6 +11,7 @@
 //! CI runs as root and installs them.
 
 mod common;
+use common::have;
 
 use common::{append, failures, wait_for};
 
@@ -67,14 +68,6 @@ impl Drop for Netns {
             .args(["netns", "del", &self.name])
             .status();
     }
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 fn rule(ip: &str) -> String {

@@ -14,6 +14,8 @@
 //! missing. CI runs as root and installs them.
 
 mod common;
+use common::have;
+use common::netns::{Netns, SHOREWALL_EXAMPLE};
 use common::{TempDir, unquote_printable};
 
 use common::{append, failures};
@@ -43,19 +45,8 @@ const JAILS: [&str; 13] = [
     "recidive",
 ];
 
-/// The configuration Shorewall's tests start from.
-const SHOREWALL_EXAMPLE: &str = "/usr/share/doc/shorewall/examples/one-interface";
-
 fn shipped() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/fail2ban")
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 fn is_root() -> bool {
@@ -167,122 +158,22 @@ impl Drop for Server {
     }
 }
 
-/// A network namespace of the test's own, with an interface `net0`
-/// (192.0.2.1/24, 2001:db8::1/64). Dropping it clears Shorewall if it was
-/// started, deletes the namespace and its /etc/netns directory.
-struct Netns {
-    name: String,
-    shorewall: bool,
-}
-
-impl Netns {
-    fn new(name: &str) -> Netns {
-        let _ = Command::new("ip")
-            .args(["netns", "del", name])
-            .stderr(Stdio::null())
-            .status();
-        let ok = Command::new("ip")
-            .args(["netns", "add", name])
-            .status()
-            .expect("ip runs");
-        assert!(ok.success(), "ip netns add {name}");
-        let ns = Netns {
-            name: name.into(),
-            shorewall: false,
-        };
-        for args in [
-            &["link", "set", "lo", "up"][..],
-            &[
-                "link", "add", "net0", "type", "veth", "peer", "name", "net1",
-            ],
-            &["addr", "add", "192.0.2.1/24", "dev", "net0"],
-            &["addr", "add", "2001:db8::1/64", "dev", "net0", "nodad"],
-            &["link", "set", "net0", "up"],
-            &["link", "set", "net1", "up"],
-        ] {
-            let ok = Command::new("ip")
-                .args(["-n", name])
-                .args(args)
-                .status()
-                .expect("ip runs");
-            assert!(ok.success(), "ip -n {name} {args:?}");
-        }
-        ns
+/// A network namespace of the test's own with an interface `net0`
+/// (192.0.2.1/24, 2001:db8::1/64).
+fn netns_with_net0(name: &str) -> Netns {
+    let ns = Netns::new(name);
+    for args in [
+        &[
+            "link", "add", "net0", "type", "veth", "peer", "name", "net1",
+        ][..],
+        &["addr", "add", "192.0.2.1/24", "dev", "net0"],
+        &["addr", "add", "2001:db8::1/64", "dev", "net0", "nodad"],
+        &["link", "set", "net0", "up"],
+        &["link", "set", "net1", "up"],
+    ] {
+        ns.ip(args);
     }
-
-    /// Runs `args` inside the namespace; returns its output.
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.name])
-            .args(args)
-            .output()
-            .expect("ip netns exec runs")
-    }
-
-    fn stdout(&self, args: &[&str]) -> String {
-        text(&self.run(args).stdout)
-    }
-
-    fn etc(&self) -> PathBuf {
-        Path::new("/etc/netns").join(&self.name)
-    }
-
-    /// Starts Shorewall in the namespace on the one-interface example
-    /// (net0, ssh open), its state kept in `vardir`.
-    fn start_shorewall(&mut self, vardir: &Path) {
-        let cfg = self.etc().join("shorewall");
-        fs::create_dir_all(&cfg).expect("/etc/netns/.../shorewall");
-        self.shorewall = true;
-        let examples = Path::new(SHOREWALL_EXAMPLE);
-        for name in ["interfaces", "policy", "rules", "shorewall.conf", "zones"] {
-            let plain = examples.join(name);
-            let body = if plain.exists() {
-                fs::read(&plain).expect("example")
-            } else {
-                let gz = examples.join(format!("{name}.gz"));
-                let out = Command::new("gzip")
-                    .arg("-dc")
-                    .arg(&gz)
-                    .output()
-                    .expect("gzip runs");
-                assert!(out.status.success(), "gunzip {}", gz.display());
-                out.stdout
-            };
-            let mut body = text(&body);
-            match name {
-                "interfaces" => body = body.replace("physical=eth0", "physical=net0"),
-                "rules" => body.push_str("\nACCEPT\tnet\t$FW\ttcp\t22\n"),
-                "shorewall.conf" => {
-                    body = body.replace("STARTUP_ENABLED=No", "STARTUP_ENABLED=Yes")
-                }
-                _ => {}
-            }
-            fs::write(cfg.join(name), body).expect("shorewall config");
-        }
-        fs::create_dir_all(vardir).expect("vardir");
-        // Shorewall keeps its compiled firewall and state in VARDIR: one
-        // per test, not the host's /var/lib/shorewall.
-        fs::write(cfg.join("vardir"), format!("VARDIR={}\n", vardir.display())).expect("vardir");
-        let out = self.run(&["shorewall", "start"]);
-        assert!(
-            out.status.success(),
-            "shorewall start: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        if self.shorewall {
-            let _ = self.run(&["shorewall", "clear"]);
-        }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-        let _ = fs::remove_dir_all(self.etc());
-    }
+    ns
 }
 
 /// 1. The shipped configuration: `-t` passes as it is (no jail enabled, so
@@ -463,8 +354,8 @@ fn shorewall_action_bans_and_unbans() {
             log.display()
         ),
     );
-    let mut ns = Netns::new(&format!("f2bsw{}", std::process::id()));
-    ns.start_shorewall(&tmp.0.join("shorewall-var"));
+    let mut ns = netns_with_net0(&format!("f2bsw{}", std::process::id()));
+    ns.start_shorewall("net0", &tmp.0.join("shorewall-var"));
     let dynamic = || ns.stdout(&["iptables", "-w", "-S", "dynamic"]);
     let rule = "-A dynamic -s 192.0.2.2/32 -j reject";
     assert!(!dynamic().contains("192.0.2.2"), "{}", dynamic());
@@ -512,7 +403,7 @@ fn nftables_multiport_and_iptables_allports_ban_unban_and_stop() {
              [sshd-all]\nenabled = true\nfilter = sshd\nlogpath = {l}\nbanaction = iptables-allports\n"
         ),
     );
-    let ns = Netns::new(&format!("f2bnft{}", std::process::id()));
+    let ns = netns_with_net0(&format!("f2bnft{}", std::process::id()));
     let server = Server::start(&conf, Some(&ns.name), &tmp.0);
     let set4 = || ns.stdout(&["nft", "list", "set", "inet", "f2b-table", "addr-set-sshd"]);
     let set6 = || ns.stdout(&["nft", "list", "set", "inet", "f2b-table", "addr6-set-sshd"]);
