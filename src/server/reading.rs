@@ -19,7 +19,7 @@ use super::log::{Level, Logger};
 /// How often files are looked at without inotify (`backend = polling`).
 const POLL: Duration = Duration::from_millis(250);
 /// Lines read from a file before they are processed.
-const BATCH: usize = 2048;
+const BATCH: usize = 512;
 /// With inotify: the longest sleep between looks (also how soon a stop
 /// is noticed).
 const NOTIFY_WAIT: Duration = Duration::from_millis(500);

@@ -93,7 +93,12 @@ pub struct FileTail {
     pub in_operation: bool,
     /// Something was read since the end of the file was last reached.
     read_since_eof: bool,
+    /// The read buffer, kept from one read to the next.
+    rbuf: Vec<u8>,
 }
+
+/// Bytes read at a time: a few hundred log lines.
+const READ_CHUNK: usize = 16 * 1024;
 
 fn file_id(m: &std::fs::Metadata) -> FileId {
     FileId {
@@ -115,6 +120,7 @@ impl FileTail {
             cut_bytes: 0,
             in_operation: tail,
             read_since_eof: false,
+            rbuf: Vec::new(),
         };
         if let Ok(f) = File::open(path)
             && let Ok(m) = f.metadata()
@@ -198,14 +204,14 @@ impl FileTail {
             return Ok(false);
         };
         f.seek(SeekFrom::Start(self.pos))?;
-        let mut buf = vec![0u8; 64 * 1024];
+        self.rbuf.resize(READ_CHUNK, 0);
         loop {
-            let n = f.read(&mut buf)?;
+            let n = f.read(&mut self.rbuf)?;
             if n == 0 {
                 return Ok(false);
             }
             self.read_since_eof = true;
-            let mut chunk = &buf[..n];
+            let mut chunk = &self.rbuf[..n];
             while let Some(nl) = memchr::memchr(b'\n', chunk) {
                 let room = MAX_LINE.saturating_sub(self.partial.len());
                 let take = nl.min(room);
