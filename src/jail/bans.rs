@@ -30,6 +30,9 @@ pub struct BanTicket {
     pub matches: Vec<String>,
     /// Restored from the database after a restart.
     pub restored: bool,
+    /// The filter's captures of the first failure (`<F-USER>` ...);
+    /// empty for bans made by hand or restored.
+    pub captures: Vec<(String, String)>,
 }
 
 impl BanTicket {
@@ -43,6 +46,7 @@ impl BanTicket {
             failures: t.failures,
             matches: t.matches,
             restored: false,
+            captures: t.captures,
         }
     }
 
@@ -56,6 +60,7 @@ impl BanTicket {
             failures: 0,
             matches: Vec::new(),
             restored: false,
+            captures: Vec::new(),
         }
     }
 

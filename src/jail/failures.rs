@@ -26,6 +26,9 @@ pub struct FailTicket {
     pub failures: u32,
     /// The last log lines of these failures (at most `maxmatches`).
     pub matches: Vec<String>,
+    /// What the filter captured on the first of them (`<F-USER>` ...):
+    /// fail2ban keeps the first failure's data for the ticket.
+    pub captures: Vec<(String, String)>,
 }
 
 impl FailTicket {
@@ -38,6 +41,7 @@ impl FailTicket {
             retry: 1,
             failures: 1,
             matches,
+            captures: Vec::new(),
         }
     }
 
@@ -87,6 +91,17 @@ impl FailManager {
     /// Counts one failure of `id` at `time` with its log lines; returns the
     /// id's count, to compare with `max_retry`.
     pub fn add_failure(&mut self, id: &str, time: f64, matches: Vec<String>) -> u32 {
+        self.add_failure_with(id, time, matches, Vec::new())
+    }
+
+    /// `add_failure` with the filter's captures, which a new ticket keeps.
+    pub fn add_failure_with(
+        &mut self,
+        id: &str,
+        time: f64,
+        matches: Vec<String>,
+        captures: Vec<(String, String)>,
+    ) -> u32 {
         self.total += 1;
         let (find_time, max_matches) = (self.find_time, self.max_matches);
         match self.list.get_mut(id) {
@@ -105,6 +120,7 @@ impl FailManager {
             }
             None => {
                 let mut t = FailTicket::new(id, time, matches);
+                t.captures = captures;
                 if max_matches == 0 {
                     t.matches.clear();
                 }

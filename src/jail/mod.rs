@@ -60,6 +60,14 @@ use ignore::IgnoreList;
 
 use crate::filter::matcher::Resolver;
 
+/// What a filter found with a failure: its log lines and its captures
+/// (group name, value), such as `("user", "bob")`.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub matches: Vec<String>,
+    pub captures: Vec<(String, String)>,
+}
+
 /// What one failure led to, for logging and for the actions.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
@@ -110,6 +118,23 @@ impl Jail {
         resolver: &dyn Resolver,
         ignore_command: &dyn Fn(&str) -> bool,
     ) -> Outcome {
+        let found = Found {
+            matches,
+            captures: Vec::new(),
+        };
+        self.failure_with(id, time, found, now, resolver, ignore_command)
+    }
+
+    /// `failure` with what the filter captured, for the actions' tags.
+    pub fn failure_with(
+        &mut self,
+        id: &str,
+        time: f64,
+        found: Found,
+        now: f64,
+        resolver: &dyn Resolver,
+        ignore_command: &dyn Fn(&str) -> bool,
+    ) -> Outcome {
         let time = time.min(now);
         if let Some(source) = self.ignore.check(id, resolver) {
             return Outcome::Ignored(source);
@@ -117,7 +142,9 @@ impl Jail {
         if ignore_command(id) {
             return Outcome::Ignored(ignore::Source::Command);
         }
-        let count = self.fails.add_failure(id, time, matches);
+        let count = self
+            .fails
+            .add_failure_with(id, time, found.matches, found.captures);
         if count < self.fails.max_retry {
             return Outcome::Found { count };
         }

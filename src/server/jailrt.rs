@@ -48,6 +48,9 @@ pub struct Shared {
     /// `ignorecommand`, when set.
     pub ignore_command: Option<String>,
     pub actions: Vec<String>,
+    /// An action uses a capture tag (`<F-USER>` ...): failures then carry
+    /// what the filter captured (other jails skip the copies).
+    pub wants_captures: bool,
     pub to_actions: Mutex<Sender<ToActions>>,
 }
 
@@ -73,7 +76,7 @@ pub fn ban_info(t: &BanTicket, ban_time: f64) -> BanInfo {
         bancount: t.ban_count,
         matches: t.matches.clone(),
         restored: t.restored,
-        captures: Vec::new(),
+        captures: t.captures.clone(),
     }
 }
 
@@ -234,6 +237,10 @@ pub fn start(
             groups.join(" + ")
         }),
         actions: spec.actions.iter().map(|a| a.name.clone()).collect(),
+        wants_captures: spec
+            .actions
+            .iter()
+            .any(|a| a.options.iter().any(|(_, v)| v.text().contains("<F-"))),
         to_actions: Mutex::new(to_actions),
     });
     let mut actions: Vec<Action> = spec.actions.iter().map(Action::new).collect();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::action::runner::CommandRunner;
 use crate::filter::failure::Failure;
 use crate::filter::matcher::{Matcher, NoResolver};
-use crate::jail::{Clock, Outcome, SystemClock};
+use crate::jail::{Clock, Found, Outcome, SystemClock};
 use crate::watch::FileTail;
 use crate::watch::journal::Journal;
 use crate::watch::notify::Notifier;
@@ -24,8 +24,21 @@ const BATCH: usize = 512;
 /// is noticed).
 const NOTIFY_WAIT: Duration = Duration::from_millis(500);
 
-fn matches_of(f: &Failure) -> Vec<String> {
-    f.data.matches.iter().map(|m| m.joined()).collect()
+/// What the jail keeps of a failure: its lines, and its captures when an
+/// action asks for them.
+fn found_of(f: &Failure, captures: bool) -> Found {
+    Found {
+        matches: f.data.matches.iter().map(|m| m.joined()).collect(),
+        captures: match captures {
+            true => f
+                .data
+                .groups
+                .iter()
+                .filter_map(|(k, v)| Some((k.to_string(), v.clone()?)))
+                .collect(),
+            false => Vec::new(),
+        },
+    }
 }
 
 pub(super) fn filter_loop(
@@ -192,7 +205,14 @@ impl<'a> Counting<'a> {
                     .is_ok_and(|j| j.ignore.check(&id, &NoResolver).is_none())
                 && ignored_by_command(shared, &id, log);
             let outcome = match shared.jail.lock() {
-                Ok(mut j) => j.failure(&id, time, matches_of(&f), now, &NoResolver, &|_| spared),
+                Ok(mut j) => j.failure_with(
+                    &id,
+                    time,
+                    found_of(&f, shared.wants_captures),
+                    now,
+                    &NoResolver,
+                    &|_| spared,
+                ),
                 Err(_) => return,
             };
             if let Outcome::Ignored(src) = &outcome {

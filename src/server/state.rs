@@ -123,6 +123,7 @@ impl Saved {
                         failures: failures.parse().ok()?,
                         matches: Vec::new(),
                         restored: true,
+                        captures: Vec::new(),
                     };
                     s.bans.push((unesc(jail)?, t));
                     Some(())
