@@ -53,7 +53,13 @@ impl Side {
 
     /// `status sshd` with the log path written as `LOG`.
     fn status(&self) -> String {
-        self.client(&["status", "sshd"])
+        self.flavored(&[])
+    }
+
+    /// `status sshd <flavor>` (as `status`).
+    fn flavored(&self, flavor: &[&str]) -> String {
+        let args: Vec<&str> = ["status", "sshd"].iter().chain(flavor).copied().collect();
+        self.client(&args)
             .replace(&self.dir.join("auth.log").display().to_string(), "LOG")
     }
 
@@ -182,6 +188,16 @@ fn status_and_bans_match_fail2ban_server() {
         }
         if sorted_banned(&theirs) != sorted_banned(&ours) {
             problems.push(format!("round {round}: banned sets differ"));
+        }
+    }
+    // The status flavors (cymru without DNS lookups: Debian's fail2ban has
+    // no dnspython, so both answer "error" there).
+    for flavor in ["short", "basic", "cymru"] {
+        let (t, o) = (theirs.flavored(&[flavor]), ours.flavored(&[flavor]));
+        if t != o {
+            problems.push(format!(
+                "status sshd {flavor} differs\n--- fail2ban\n{t}--- ours\n{o}"
+            ));
         }
     }
     let read = |s: &Side| fs::read_to_string(s.dir.join("dummy.txt")).unwrap_or_default();

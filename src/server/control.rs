@@ -79,7 +79,15 @@ impl Control {
                 return (Ok(Value::str("OK")), After::Reload);
             }
             ["status"] => Ok(self.status()),
-            ["status", jail] | ["status", jail, _] => self.jail(jail).map(|j| jail_status(&j)),
+            ["status", jail] => self.jail(jail).map(|j| jail_status(&j, "basic")),
+            ["status", jail, flavor] => self.jail(jail).map(|j| {
+                if !FLAVORS.contains(flavor) {
+                    self.log.log("fail2ban.actions", Level::Warning, &format!(
+                        "Unsupported extended jail status flavor '{flavor}'. Supported: ['short', 'basic', 'cymru']"
+                    ));
+                }
+                jail_status(&j, flavor)
+            }),
             ["banned", ips @ ..] => Ok(self.banned(ips)),
             ["unban", "--all"] => Ok(Value::Int(self.unban_all())),
             ["unban", ips @ ..] if !ips.is_empty() => Ok(Value::Int(self.unban(None, ips))),
@@ -292,7 +300,13 @@ fn get(j: &Shared, what: &str, rest: &[&str]) -> Result<Value, String> {
 }
 
 /// `status <jail>`: fail2ban's basic flavour.
-pub fn jail_status(j: &Shared) -> Value {
+/// fail2ban's status flavors: `short` leaves out the list of banned
+/// addresses; `cymru` adds AS, country and registry lists, which need DNS
+/// lookups at Team Cymru that ferroban does not make: they read "error",
+/// as fail2ban's do when dnspython is missing.
+const FLAVORS: [&str; 3] = ["short", "basic", "cymru"];
+
+pub fn jail_status(j: &Shared, flavor: &str) -> Value {
     let (failed, total_failed, banned, total_banned, ids) = match j.jail.lock() {
         Ok(g) => (
             g.fails.len() as i64,
@@ -303,6 +317,18 @@ pub fn jail_status(j: &Shared) -> Value {
         ),
         Err(_) => (0, 0, 0, 0, Vec::new()),
     };
+    let mut actions = vec![
+        pair("Currently banned", Value::Int(banned)),
+        pair("Total banned", Value::Int(total_banned)),
+    ];
+    if flavor != "short" {
+        actions.push(pair("Banned IP list", strs(ids)));
+    }
+    if flavor == "cymru" {
+        for what in ["Banned ASN list", "Banned Country list", "Banned RIR list"] {
+            actions.push(pair(what, strs(["error".to_string()])));
+        }
+    }
     // A journal jail lists its matches where a file jail lists its files.
     let source = match &j.journal_matches {
         Some(m) => pair("Journal matches", strs([m.clone()])),
@@ -317,13 +343,6 @@ pub fn jail_status(j: &Shared) -> Value {
                 source,
             ]),
         ),
-        pair(
-            "Actions",
-            Value::List(vec![
-                pair("Currently banned", Value::Int(banned)),
-                pair("Total banned", Value::Int(total_banned)),
-                pair("Banned IP list", strs(ids)),
-            ]),
-        ),
+        pair("Actions", Value::List(actions)),
     ])
 }
