@@ -60,6 +60,51 @@ use ignore::IgnoreList;
 
 use crate::filter::matcher::Resolver;
 
+/// The ban history all jails share (`bantime.overalljails`): per id, the
+/// count and start of its latest ban in any jail, as fail2ban reads it
+/// from its database.
+#[derive(Clone, Debug, Default)]
+pub struct Overall {
+    bans: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (u32, f64)>>>,
+    /// This jail counts earlier bans from here (its `overalljails`).
+    pub counts: bool,
+}
+
+impl Overall {
+    /// The same history, seen by another jail.
+    pub fn for_jail(&self, counts: bool) -> Overall {
+        Overall {
+            bans: self.bans.clone(),
+            counts,
+        }
+    }
+
+    /// Notes a ban; the latest one of an id stands.
+    pub fn record(&self, id: &str, count: u32, time: f64) {
+        if let Ok(mut m) = self.bans.lock() {
+            let e = m.entry(id.to_string()).or_insert((count, time));
+            if time >= e.1 {
+                *e = (count, time);
+            }
+        }
+    }
+
+    /// How many times `id` was banned, per its latest ban.
+    pub fn count(&self, id: &str) -> u32 {
+        self.bans
+            .lock()
+            .ok()
+            .and_then(|m| m.get(id).map(|e| e.0))
+            .unwrap_or(0)
+    }
+
+    fn forget_before(&self, oldest: f64) {
+        if let Ok(mut m) = self.bans.lock() {
+            m.retain(|_, (_, t)| *t >= oldest);
+        }
+    }
+}
+
 /// What a filter found with a failure: its log lines and its captures
 /// (group name, value), such as `("user", "bob")`.
 #[derive(Debug, Default)]
@@ -96,6 +141,10 @@ pub struct Jail {
     pub history: std::collections::HashMap<String, (u32, f64)>,
     /// How long earlier bans are remembered (`dbpurgeage`, default 1 day).
     pub history_max_age: Option<f64>,
+    /// Earlier bans of every jail, for `bantime.overalljails`: each jail
+    /// records its bans there; a jail with `overalljails` also counts
+    /// from it instead of its own history.
+    pub overall: Option<Overall>,
     /// State of the random numbers for `bantime.rndtime`.
     rng: u64,
     /// Old failures are dropped at most this often (fail2ban: 5 s).
@@ -154,8 +203,11 @@ impl Jail {
             Some(t) => match self.bans.add(t, now) {
                 Added::Banned => match self.bans.get(id).cloned() {
                     Some(t) => {
-                        if self.increment.is_some() {
+                        if self.increment.is_some() || self.overall.is_some() {
                             self.history.insert(id.to_string(), (t.ban_count, t.time));
+                        }
+                        if let Some(o) = &self.overall {
+                            o.record(id, t.ban_count, t.time);
                         }
                         Outcome::Banned(t)
                     }
@@ -178,7 +230,10 @@ impl Jail {
         let Some(inc) = self.increment.clone() else {
             return ticket;
         };
-        let count = self.history.get(&ticket.id).map_or(0, |h| h.0);
+        let count = match self.overall.as_ref().filter(|o| o.counts) {
+            Some(o) => o.count(&ticket.id),
+            None => self.history.get(&ticket.id).map_or(0, |h| h.0),
+        };
         if count > 0 && self.bans.ban_time != -1.0 {
             let random = self.random();
             ticket.ban_time = Some(inc.ban_time(self.bans.ban_time, count, random));
@@ -207,6 +262,9 @@ impl Jail {
             self.fails.cleanup(now);
             let oldest = now - self.history_max_age.unwrap_or(86_400.0);
             self.history.retain(|_, (_, t)| *t >= oldest);
+            if let Some(o) = &self.overall {
+                o.forget_before(oldest);
+            }
         }
     }
 }
@@ -271,6 +329,39 @@ mod tests {
             Outcome::AlreadyBanned
         );
         assert_eq!(j.bans.total, 1);
+    }
+
+    #[test]
+    fn overalljails_counts_bans_of_every_jail() {
+        let shared = Overall::default();
+        let jail = |counts: bool| {
+            let mut j = Jail::default();
+            j.fails.max_retry = 1;
+            j.increment = Some(increment::Increment::default());
+            j.overall = Some(shared.for_jail(counts));
+            j
+        };
+        let ban = |j: &mut Jail, at: f64| match j.failure(
+            "192.0.2.41",
+            at,
+            vec![],
+            at,
+            &NoResolver,
+            &|_| false,
+        ) {
+            Outcome::Banned(t) => t,
+            other => panic!("{other:?}"),
+        };
+        // Banned in the first jail; the second (overalljails) sees it, the
+        // third (its own history only) does not.
+        let (mut first, mut overall, mut own) = (jail(false), jail(true), jail(false));
+        assert_eq!(ban(&mut first, 0.0).ban_count, 1);
+        let t = ban(&mut overall, 10.0);
+        assert_eq!((t.ban_time, t.ban_count), (Some(1200.0), 2));
+        let t = ban(&mut own, 20.0);
+        assert_eq!((t.ban_time, t.ban_count), (None, 1));
+        // The latest ban anywhere stands.
+        assert_eq!(shared.count("192.0.2.41"), 1);
     }
 
     #[test]

@@ -146,10 +146,12 @@ fn increment_of(spec: &JailSpec, log: &Logger) -> Option<crate::jail::increment:
     let secs = |k: &str| text(k).and_then(|t| crate::jail::time::str2seconds(&t).ok());
     inc.max_time = secs("bantime.maxtime");
     inc.rnd_time = secs("bantime.rndtime");
-    if spec.options.get("bantime.overalljails") == Some(&Value::Bool(true)) {
-        warn("bantime.overalljails is not supported yet: earlier bans count per jail".into());
-    }
     Some(inc)
+}
+
+/// The jail's `bantime.overalljails`.
+pub fn overall_jails(spec: &JailSpec) -> bool {
+    spec.options.get("bantime.overalljails") == Some(&Value::Bool(true))
 }
 
 /// What a jail takes back from before a restart.
@@ -159,6 +161,9 @@ pub struct Restore {
     pub positions: Vec<(String, Position)>,
     /// Earlier bans per id (count, last start), for `bantime.increment`.
     pub history: Vec<(String, u32, f64)>,
+    /// The history all jails share, when one of them has
+    /// `bantime.overalljails`.
+    pub overall: Option<crate::jail::Overall>,
     /// How long earlier bans are remembered (`dbpurgeage`).
     pub history_max_age: Option<f64>,
 }
@@ -214,6 +219,10 @@ pub fn start(
         .map(|(id, c, t)| (id.clone(), (*c, *t)))
         .collect();
     jail.history_max_age = restore.history_max_age;
+    jail.overall = restore
+        .overall
+        .as_ref()
+        .map(|o| o.for_jail(overall_jails(spec)));
     for ip in &spec.ignoreip {
         jail.ignore.add(ip);
     }

@@ -134,6 +134,18 @@ fn start_jails(
     saved: &mut state::Saved,
 ) -> Vec<jailrt::Running> {
     let mut running = Vec::new();
+    // One history for all jails when one of them counts bans over all.
+    let overall = g
+        .jails
+        .iter()
+        .any(|j| j.started && jailrt::overall_jails(j))
+        .then(|| {
+            let o = crate::jail::Overall::default();
+            for (_, id, count, time) in &saved.history {
+                o.record(id, *count, *time);
+            }
+            o
+        });
     for spec in g.jails.iter().filter(|j| j.started) {
         let restore = jailrt::Restore {
             bans: take_where(&mut saved.bans, |(j, _)| *j == spec.name)
@@ -148,6 +160,7 @@ fn start_jails(
                 .into_iter()
                 .map(|(_, id, c, t)| (id, c, t))
                 .collect(),
+            overall: overall.clone(),
             history_max_age: g
                 .server
                 .get("dbpurgeage")
