@@ -93,6 +93,10 @@ impl LastDate {
 /// both reused from line to line.
 struct Prefilter {
     set: meta::Regex,
+    cache_prefixes: Cache,
+    /// For anchored failregexes: the literal prefixes each one's matches
+    /// start with (an empty pattern when not known), as one set.
+    prefixes: Option<meta::Regex>,
     /// Every failregex matches only at the start of the text it searches
     /// (see `pyre::anchored_at_start`).
     anchored: bool,
@@ -101,9 +105,25 @@ struct Prefilter {
 }
 
 impl Prefilter {
+    /// The failregexes whose literal prefixes start `buf` (the content of
+    /// a line), one bit each: a few bytes of DFA instead of the whole set.
+    fn by_prefix(&mut self, buf: &[u8]) -> Option<u128> {
+        let set = self.prefixes.as_ref()?;
+        self.hits.clear();
+        set.which_overlapping_matches_with(
+            &mut self.cache_prefixes,
+            &regex_automata::Input::new(buf).anchored(regex_automata::Anchored::Yes),
+            &mut self.hits,
+        );
+        Some(self.hits.iter().fold(0u128, |m, i| m | 1 << i.as_usize()))
+    }
+
     /// The failregexes that may match `buf`, one bit each (0: none);
     /// `at_start`: only matches that start where `buf` starts count.
     fn candidates(&mut self, buf: &[u8], at_start: bool) -> u128 {
+        if at_start && let Some(mask) = self.by_prefix(buf) {
+            return mask;
+        }
         self.hits.clear();
         let anchored = match at_start {
             true => regex_automata::Anchored::Yes,
@@ -383,15 +403,99 @@ fn prefilter(def: &FilterRegexes) -> Option<Prefilter> {
                 .unicode(false)
                 .utf8(false),
         )
-        .build_many(&pats?)
+        .build_many(pats.as_ref()?)
         .ok()?;
+    let pats = pats?;
+    let anchored = def
+        .failregex
+        .iter()
+        .all(|r| super::pyre::anchored_at_start(&resolve_tags(r, def.use_dns)));
+    let prefixes = anchored.then(|| prefix_set(&pats)).flatten();
     Some(Prefilter {
-        anchored: def
-            .failregex
-            .iter()
-            .all(|r| super::pyre::anchored_at_start(&resolve_tags(r, def.use_dns))),
+        anchored,
+        cache_prefixes: prefixes
+            .as_ref()
+            .map_or_else(|| set.create_cache(), meta::Regex::create_cache),
+        prefixes,
         cache: set.create_cache(),
         hits: PatternSet::new(set.pattern_len()),
         set,
     })
+}
+
+/// One pattern per relaxed failregex: the alternation of the literals its
+/// matches start with (regex-syntax's prefix extraction), or the empty
+/// pattern (any line) when they are not a small finite set. Built for an
+/// anchored overlapping search, its DFA stops after a few bytes.
+fn prefix_set(relaxed: &[String]) -> Option<meta::Regex> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix).limit_total(64);
+    let pats: Vec<String> = relaxed
+        .iter()
+        .map(|p| {
+            let hir = regex_syntax::ParserBuilder::new()
+                .unicode(false)
+                .utf8(false)
+                .build()
+                .parse(p)
+                .ok()?;
+            let seq = ex.extract(&hir);
+            let lits = seq.literals()?;
+            if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
+                return None;
+            }
+            let alts: Vec<String> = lits
+                .iter()
+                .map(|l| l.as_bytes().iter().map(|b| format!("\\x{b:02x}")).collect())
+                .collect();
+            Some(alts.join("|"))
+        })
+        .map(Option::unwrap_or_default)
+        .collect();
+    meta::Regex::builder()
+        .configure(
+            meta::Config::new()
+                .match_kind(regex_automata::MatchKind::All)
+                .utf8_empty(false),
+        )
+        .syntax(
+            regex_automata::util::syntax::Config::new()
+                .unicode(false)
+                .utf8(false),
+        )
+        .build_many(&pats)
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_pick_the_regexes_a_line_can_start() {
+        let set = prefix_set(&[
+            r"Failed (?:password|publickey) for \S+".to_string(),
+            r"[iI]nvalid user \S+".to_string(),
+            r"\S+ z".to_string(),
+        ])
+        .expect("builds");
+        let mut cache = set.create_cache();
+        let mut hits = PatternSet::new(set.pattern_len());
+        let mut mask = |text: &str| {
+            hits.clear();
+            set.which_overlapping_matches_with(
+                &mut cache,
+                &regex_automata::Input::new(text).anchored(regex_automata::Anchored::Yes),
+                &mut hits,
+            );
+            hits.iter().fold(0u32, |m, i| m | 1 << i.as_usize())
+        };
+        // The third has no finite prefix set: any line may match it.
+        assert_eq!(mask("Failed password for root\n"), 0b101);
+        assert_eq!(mask("invalid user bob\n"), 0b110);
+        assert_eq!(mask("Accepted password\n"), 0b100);
+        // Anchored: a prefix later in the line does not count.
+        assert_eq!(mask("x Failed password\n"), 0b100);
+    }
 }
