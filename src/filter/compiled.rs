@@ -26,6 +26,8 @@ pub struct Compiled {
     names: Vec<(Box<[usize]>, Arc<str>)>,
     complex: Vec<Complex>,
     skiplines: usize,
+    /// Named groups that take part, non-empty, in every match.
+    always: Vec<String>,
 }
 
 /// The part of a buffer a search matched.
@@ -83,7 +85,9 @@ impl Compiled {
             .iter()
             .filter(|(_, n)| n.starts_with("skiplines"))
             .count();
+        let always = re.linear_pattern().map(always_set).unwrap_or_default();
         Ok(Compiled {
+            always,
             source: source.to_string(),
             re,
             names,
@@ -106,6 +110,11 @@ impl Compiled {
 
     pub fn search<'t>(&self, buf: &'t str) -> Option<Hit<'t>> {
         self.re.captures(buf).map(|caps| Hit { caps })
+    }
+
+    /// True when group `name` takes part, with some text, in every match.
+    pub fn always_has(&self, name: &str) -> bool {
+        self.always.iter().any(|n| n == name)
     }
 
     pub fn is_fancy(&self) -> bool {
@@ -174,6 +183,33 @@ impl Compiled {
     }
 }
 
+/// The named groups of a linear pattern that every match fills with some
+/// text: reached through concatenations and required repetitions only,
+/// and unable to match empty.
+fn always_set(pattern: &str) -> Vec<String> {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn walk(h: &Hir, out: &mut Vec<String>) {
+        match h.kind() {
+            HirKind::Capture(c) => {
+                if let Some(n) = &c.name
+                    && c.sub.properties().minimum_len().is_some_and(|m| m > 0)
+                {
+                    out.push(n.to_string());
+                }
+                walk(&c.sub, out);
+            }
+            HirKind::Concat(v) => v.iter().for_each(|h| walk(h, out)),
+            HirKind::Repetition(r) if r.min >= 1 => walk(&r.sub, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(h) = regex_syntax::Parser::new().parse(pattern) {
+        walk(&h, &mut out);
+    }
+    out
+}
+
 /// A named group's text: that of whichever of its copies took part.
 fn text<'t>(hit: &Hit<'t>, at: &[usize]) -> Option<&'t str> {
     at.iter().find_map(|i| hit.caps.text(*i))
@@ -224,6 +260,30 @@ pub fn py_splitlines(s: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_in_every_match_are_known() {
+        let c = Compiled::new(
+            r"^<F-NOFAIL>Received <F-MLFFORGET>disconnect</F-MLFFORGET></F-NOFAIL> from <HOST>(?: port \d+)?(?:<F-USER>x*</F-USER>)?$",
+            UseDns::Yes,
+            false,
+            false,
+        )
+        .unwrap();
+        assert!(c.always_has("nofail") && c.always_has("mlfforget"));
+        // Optional, or possibly empty: not in every match.
+        assert!(!c.always_has("user"));
+        let c = Compiled::new(
+            r"^(?:<F-NOFAIL>a</F-NOFAIL>|b) <HOST>$",
+            UseDns::Yes,
+            false,
+            false,
+        )
+        .unwrap();
+        assert!(!c.always_has("nofail"));
+        let c = Compiled::new(r"^(?P<nofail>a*) <HOST>$", UseDns::Yes, false, false).unwrap();
+        assert!(!c.always_has("nofail"));
+    }
 
     #[test]
     fn groups_merge_alternates() {

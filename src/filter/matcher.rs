@@ -103,6 +103,11 @@ pub struct Matcher {
     pub cutter: LineCutter,
     buffer: Vec<TupleLine>,
     mlfid: MlfidCache,
+    /// Per failregex: every match is a no-failure that ends its multi-line
+    /// id (`<F-NOFAIL>`/`<F-MLFGAINED>` with `<F-MLFFORGET>`). For an id
+    /// not in the cache such a match changes nothing, so no captures are
+    /// taken for it (see `match_buffer`).
+    ends_quietly: Vec<bool>,
     scratch: String,
     /// Return the prefregex's groups (fail2ban-regex `-v`).
     want_pref_groups: bool,
@@ -154,7 +159,16 @@ impl Matcher {
             !multi && !early_ignore,
             mode.check_find_time,
         );
+        let ends_quietly = fail
+            .iter()
+            .map(|c| {
+                !c.has_group("mlfid")
+                    && c.always_has("mlfforget")
+                    && (c.always_has("nofail") || c.always_has("mlfgained"))
+            })
+            .collect();
         Ok(Matcher {
+            ends_quietly,
             pref,
             pref_split,
             fail,
@@ -378,6 +392,22 @@ impl Matcher {
             // captures, and most candidates of a line do not match it.
             if !re.is_fancy() && !found.verified && self.cutter.verify && !re.is_match(buf) {
                 continue;
+            }
+            // A no-failure ending an id the cache does not hold: merging it
+            // would change nothing and report nothing (one line, all
+            // regexes not wanted, no ignoreregex to check it against).
+            if self.ends_quietly[idx]
+                && !multi
+                && !self.mode.check_all
+                && self.ignore.is_empty()
+                && let Some(Some(id)) = pre_groups.get("mlfid")
+                && !self.mlfid.live(id, now)
+                && (found.verified || re.is_match(buf))
+            {
+                if date.is_none() && self.mode.check_find_time {
+                    continue;
+                }
+                break;
             }
             let Some(hit) = re.search(buf) else { continue };
             let groups = re.groups(&hit);

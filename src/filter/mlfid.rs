@@ -36,7 +36,7 @@ const PREV_NOFAIL: u8 = 4;
 const GAINED: u8 = 8;
 
 impl MlfidCache {
-    fn live(&self, id: &str, wall: f64) -> bool {
+    pub(crate) fn live(&self, id: &str, wall: f64) -> bool {
         self.map.get(id).is_some_and(|e| e.expires > wall)
     }
 

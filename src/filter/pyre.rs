@@ -273,6 +273,14 @@ impl PyRegex {
         &self.source
     }
 
+    /// The pattern in the `regex` crate's syntax, for the linear engine.
+    pub fn linear_pattern(&self) -> Option<&str> {
+        match &self.engine {
+            Engine::Plain(p) => Some(&p.pattern),
+            Engine::Fancy(_) => None,
+        }
+    }
+
     /// True when the pattern needed the backtracking engine.
     pub fn is_fancy(&self) -> bool {
         matches!(self.engine, Engine::Fancy(_))
