@@ -159,9 +159,11 @@ pub struct LineCutter {
     /// Send every line to the matcher (e.g. when `-v` wants the prefregex
     /// groups of every line).
     pub(crate) no_skip: bool,
-    /// Check here that candidates on the linear engine really match
-    /// (fail2ban-regex: this runs on the other core). Off, the matcher's
-    /// own search does it, once instead of twice for a matching regex.
+    /// Check here that candidates on the linear engine really match, so
+    /// the matcher searches only those. Worth it where the matcher tries
+    /// every regex of a line (fail2ban-regex's summary, which reports all
+    /// of them) and stage one runs on a core of its own; otherwise the
+    /// matcher's own search settles a candidate as cheaply.
     pub verify: bool,
     /// A running daemon dates a dateless line now.
     check_find_time: bool,
@@ -195,7 +197,7 @@ impl LineCutter {
             plain,
             pref,
             count_pref: true,
-            verify: true,
+            verify: false,
             check_find_time,
             ..LineCutter::default()
         }

@@ -184,6 +184,11 @@ impl Matcher {
         })
     }
 
+    /// Every failregex of a line is tried (`MatchMode::check_all`).
+    pub fn checks_all(&self) -> bool {
+        self.mode.check_all
+    }
+
     pub fn maxlines(&self) -> usize {
         self.maxlines
     }

@@ -309,7 +309,8 @@ impl<'a> Run<'a> {
     ) -> LineStats {
         let mut st = LineStats::default();
         let mut out = self.args.out.as_deref().map(OutFormat::new);
-        let cutter = std::mem::take(&mut matcher.cutter);
+        let mut cutter = std::mem::take(&mut matcher.cutter);
+        cutter.verify = matcher.checks_all();
         matcher.cutter = pipeline::run(lines, cutter, |item| {
             self.one_line(matcher, item, resolver, &mut out, &mut st, w)
         });

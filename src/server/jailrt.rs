@@ -190,8 +190,6 @@ pub fn start(
         matcher.cutter.dates = Some(dd);
     }
     matcher.cutter.count_pref = false;
-    // One thread does both stages here: no need to pre-check candidates.
-    matcher.cutter.verify = false;
     let mut jail = Jail::default();
     jail.fails.max_retry = spec
         .options
