@@ -333,7 +333,10 @@ pub enum Family {
 
 /// Python's `str()` of a float, as `<time>` prints it.
 pub fn py_float(t: f64) -> String {
-    if t.is_finite() && t.fract() == 0.0 && t.abs() < 1e16 {
+    if t.is_finite() && t.fract() == 0.0 && t.abs() < 1e15 && !(t == 0.0 && t.is_sign_negative()) {
+        // Whole seconds (most log dates): integer text, no float formatting.
+        format!("{}.0", t as i64)
+    } else if t.is_finite() && t.fract() == 0.0 && t.abs() < 1e16 {
         format!("{t:.1}")
     } else {
         format!("{t}")
@@ -343,6 +346,20 @@ pub fn py_float(t: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_print_as_python_repr() {
+        for (t, want) in [
+            (1763463999.0, "1763463999.0"),
+            (-5.0, "-5.0"),
+            (-0.0, "-0.0"),
+            (0.0, "0.0"),
+            (1.5, "1.5"),
+            (1e15, "1000000000000000.0"),
+        ] {
+            assert_eq!(py_float(t), want);
+        }
+    }
 
     #[test]
     fn canonical_addresses() {

@@ -91,7 +91,7 @@ impl OutFormat {
 
     fn template(&self, f: &Failure, msg: &str, now: f64) -> String {
         let esc = |t: &str, v: String| {
-            if t == "msg" {
+            if t == "msg" || !v.contains('\u{0}') {
                 v
             } else {
                 v.replace('\u{0}', "\\x00")
