@@ -89,52 +89,72 @@ impl LastDate {
     }
 }
 
-/// The set of relaxed failregexes with its search cache and result buffer,
-/// both reused from line to line.
+/// A multi-pattern regex with its search cache, reused from line to line.
+struct Searcher {
+    re: meta::Regex,
+    cache: Cache,
+}
+
+impl Searcher {
+    fn new(re: meta::Regex) -> Searcher {
+        Searcher {
+            cache: re.create_cache(),
+            re,
+        }
+    }
+
+    /// The patterns that match `buf`, one bit each, anchored at its start
+    /// or anywhere in it.
+    fn which(&mut self, buf: &[u8], anchored: bool, hits: &mut PatternSet) -> u128 {
+        let anchored = match anchored {
+            true => regex_automata::Anchored::Yes,
+            false => regex_automata::Anchored::No,
+        };
+        hits.clear();
+        self.re.which_overlapping_matches_with(
+            &mut self.cache,
+            &regex_automata::Input::new(buf).anchored(anchored),
+            hits,
+        );
+        hits.iter().fold(0u128, |m, i| m | 1 << i.as_usize())
+    }
+}
+
+/// Which failregexes may match a line: the relaxed failregexes as one set
+/// and, for anchored failregexes, their literal prefixes as another.
 struct Prefilter {
-    set: meta::Regex,
-    cache_prefixes: Cache,
+    /// The failregexes' relaxed forms (see `pyre::relaxed`).
+    relaxed: Vec<String>,
+    /// Their set, built when first needed (for anchored failregexes with
+    /// prefixes, only for lines whose content stage one cannot find);
+    /// None inside when it does not build.
+    set: Option<Option<Searcher>>,
     /// For anchored failregexes: the literal prefixes each one's matches
-    /// start with (an empty pattern when not known), as one set.
-    prefixes: Option<meta::Regex>,
+    /// start with (an empty pattern when not known).
+    prefixes: Option<Searcher>,
     /// Every failregex matches only at the start of the text it searches
     /// (see `pyre::anchored_at_start`).
     anchored: bool,
-    cache: Cache,
     hits: PatternSet,
 }
 
 impl Prefilter {
-    /// The failregexes whose literal prefixes start `buf` (the content of
-    /// a line), one bit each: a few bytes of DFA instead of the whole set.
-    fn by_prefix(&mut self, buf: &[u8]) -> Option<u128> {
-        let set = self.prefixes.as_ref()?;
-        self.hits.clear();
-        set.which_overlapping_matches_with(
-            &mut self.cache_prefixes,
-            &regex_automata::Input::new(buf).anchored(regex_automata::Anchored::Yes),
-            &mut self.hits,
-        );
-        Some(self.hits.iter().fold(0u128, |m, i| m | 1 << i.as_usize()))
-    }
-
     /// The failregexes that may match `buf`, one bit each (0: none);
-    /// `at_start`: only matches that start where `buf` starts count.
+    /// `at_start`: only matches that start where `buf` starts count (the
+    /// content of a line, for anchored failregexes).
     fn candidates(&mut self, buf: &[u8], at_start: bool) -> u128 {
-        if at_start && let Some(mask) = self.by_prefix(buf) {
-            return mask;
+        if at_start && let Some(p) = self.prefixes.as_mut() {
+            return p.which(buf, true, &mut self.hits);
         }
-        self.hits.clear();
-        let anchored = match at_start {
-            true => regex_automata::Anchored::Yes,
-            false => regex_automata::Anchored::No,
-        };
-        self.set.which_overlapping_matches_with(
-            &mut self.cache,
-            &regex_automata::Input::new(buf).anchored(anchored),
-            &mut self.hits,
-        );
-        self.hits.iter().fold(0u128, |m, i| m | 1 << i.as_usize())
+        let relaxed = &self.relaxed;
+        match self
+            .set
+            .get_or_insert_with(|| relaxed_set(relaxed).map(Searcher::new))
+        {
+            Some(set) => set.which(buf, at_start, &mut self.hits),
+            // Without the set, any of them may.
+            None => u128::MAX >> (128 - self.relaxed.len()),
+        }
     }
 }
 
@@ -383,17 +403,37 @@ impl LineCutter {
 /// there are more than a candidate mask holds (then every regex is
 /// searched on every line).
 fn prefilter(def: &FilterRegexes) -> Option<Prefilter> {
-    if def.failregex.len() > 128 {
+    if def.failregex.is_empty() || def.failregex.len() > 128 {
         return None;
     }
-    let pats: Option<Vec<String>> = def
+    let resolved: Vec<String> = def
         .failregex
         .iter()
-        .map(|r| super::pyre::relaxed(&resolve_tags(r, def.use_dns)))
+        .map(|r| resolve_tags(r, def.use_dns))
         .collect();
-    // ASCII classes keep the automaton small; the set is only consulted
-    // for ASCII lines, where ASCII and Unicode classes agree.
-    let set = meta::Regex::builder()
+    let relaxed = resolved
+        .iter()
+        .map(|r| super::pyre::relaxed(r))
+        .collect::<Option<Vec<String>>>()?;
+    let anchored = resolved.iter().all(|r| super::pyre::anchored_at_start(r));
+    let prefixes = anchored
+        .then(|| prefix_set(&relaxed))
+        .flatten()
+        .map(Searcher::new);
+    Some(Prefilter {
+        hits: PatternSet::new(relaxed.len()),
+        relaxed,
+        set: None,
+        prefixes,
+        anchored,
+    })
+}
+
+/// The relaxed failregexes as one set. ASCII classes keep the automaton
+/// small; the set is only consulted for ASCII lines, where ASCII and
+/// Unicode classes agree.
+fn relaxed_set(relaxed: &[String]) -> Option<meta::Regex> {
+    meta::Regex::builder()
         .configure(
             meta::Config::new()
                 .match_kind(regex_automata::MatchKind::All)
@@ -405,24 +445,8 @@ fn prefilter(def: &FilterRegexes) -> Option<Prefilter> {
                 .unicode(false)
                 .utf8(false),
         )
-        .build_many(pats.as_ref()?)
-        .ok()?;
-    let pats = pats?;
-    let anchored = def
-        .failregex
-        .iter()
-        .all(|r| super::pyre::anchored_at_start(&resolve_tags(r, def.use_dns)));
-    let prefixes = anchored.then(|| prefix_set(&pats)).flatten();
-    Some(Prefilter {
-        anchored,
-        cache_prefixes: prefixes
-            .as_ref()
-            .map_or_else(|| set.create_cache(), meta::Regex::create_cache),
-        prefixes,
-        cache: set.create_cache(),
-        hits: PatternSet::new(set.pattern_len()),
-        set,
-    })
+        .build_many(relaxed)
+        .ok()
 }
 
 /// One pattern per relaxed failregex: the alternation of the literals its

@@ -331,6 +331,14 @@ mod tests {
         assert_eq!(j.bans.total, 1);
     }
 
+    /// One failure of `id` at `at` (with maxretry 1), which must ban it.
+    fn ban_now(j: &mut Jail, id: &str, at: f64) -> BanTicket {
+        match j.failure(id, at, vec![], at, &NoResolver, &|_| false) {
+            Outcome::Banned(t) => t,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn overalljails_counts_bans_of_every_jail() {
         let shared = Overall::default();
@@ -341,17 +349,7 @@ mod tests {
             j.overall = Some(shared.for_jail(counts));
             j
         };
-        let ban = |j: &mut Jail, at: f64| match j.failure(
-            "192.0.2.41",
-            at,
-            vec![],
-            at,
-            &NoResolver,
-            &|_| false,
-        ) {
-            Outcome::Banned(t) => t,
-            other => panic!("{other:?}"),
-        };
+        let ban = |j: &mut Jail, at: f64| ban_now(j, "192.0.2.41", at);
         // Banned in the first jail; the second (overalljails) sees it, the
         // third (its own history only) does not.
         let (mut first, mut overall, mut own) = (jail(false), jail(true), jail(false));
@@ -369,17 +367,7 @@ mod tests {
         let mut j = Jail::default();
         j.fails.max_retry = 1;
         j.increment = Some(increment::Increment::default());
-        let ban = |j: &mut Jail, at: f64| match j.failure(
-            "192.0.2.40",
-            at,
-            vec![],
-            at,
-            &NoResolver,
-            &|_| false,
-        ) {
-            Outcome::Banned(t) => t,
-            other => panic!("{other:?}"),
-        };
+        let ban = |j: &mut Jail, at: f64| ban_now(j, "192.0.2.40", at);
         let first = ban(&mut j, 0.0);
         assert_eq!((first.ban_time, first.ban_count), (None, 1));
         j.bans.unban_due(1e6, usize::MAX);
