@@ -24,14 +24,16 @@
 //! If Debian's fail2ban-regex or `/etc/fail2ban` is missing, the test says why
 //! and returns; CI installs the `fail2ban` package so it runs there.
 
+mod common;
+
 use std::collections::{BTreeSet, VecDeque};
 use std::fs;
-use std::io::{Read, Write};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const THEIRS: &str = "/usr/bin/fail2ban-regex";
 const OURS: &str = env!("CARGO_BIN_EXE_fail2ban-regex");
@@ -199,45 +201,19 @@ fn coverage_gaps(cases: &[Case], include_only: &[Case]) -> Vec<String> {
 
 /// Runs one fail2ban-regex binary on one case.
 fn run_tool(binary: &str, case: &Case) -> Run {
-    let child = Command::new(binary)
-        .env("TZ", "UTC")
+    let mut cmd = Command::new(binary);
+    cmd.env("TZ", "UTC")
         .env("LC_ALL", "C.UTF-8")
         .args(["-c", CONFIG_DIR, "-r", "-o", OUT_FORMAT])
         .arg(&case.log)
-        .arg(&case.spec)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => return failed_run(format!("cannot start {binary}: {e}")),
-    };
-    // Read stdout on a thread so a large output cannot block the child.
-    let mut pipe = child.stdout.take().expect("piped stdout");
-    let reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        buf
-    });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return failed_run(format!("{binary} timed out after {TIMEOUT:?}"));
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(e) => return failed_run(format!("waiting for {binary}: {e}")),
-        }
-    };
-    let stdout = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
-    Run {
-        loaded: status.success(),
-        stdout: mask_now_times(&stdout),
-        error: None,
+        .arg(&case.spec);
+    match common::output_within(&mut cmd, TIMEOUT) {
+        Ok((status, stdout, _)) => Run {
+            loaded: status.success(),
+            stdout: mask_now_times(&stdout),
+            error: None,
+        },
+        Err(e) => failed_run(e),
     }
 }
 
@@ -356,29 +332,10 @@ fn print_table(outcomes: &[Outcome]) {
     }
 }
 
-/// Writes straight to stderr, past libtest's output capture, so that a skip
-/// or the summary shows up in CI logs even when the test passes.
-fn say(message: &str) {
-    let _ = writeln!(std::io::stderr(), "{message}");
-}
-
-/// Why the comparison cannot run here, if it cannot.
-fn skip_reason() -> Option<String> {
-    if !Path::new(THEIRS).is_file() {
-        return Some(format!("{THEIRS} is missing (apt-get install fail2ban)"));
-    }
-    if !Path::new(CONFIG_DIR).join("filter.d").is_dir() {
-        return Some(format!(
-            "{CONFIG_DIR}/filter.d is missing (apt-get install fail2ban)"
-        ));
-    }
-    None
-}
-
 #[test]
 fn same_output_as_fail2ban_for_every_stock_filter() {
-    if let Some(why) = skip_reason() {
-        say(&format!("SKIPPED differential test: {why}"));
+    if let Some(why) = common::stock_fail2ban_missing(THEIRS, CONFIG_DIR) {
+        common::say(&format!("SKIPPED differential test: {why}"));
         return;
     }
     let mut cases = read_cases(&corpus_dir().join("filters.txt"), None);
@@ -397,7 +354,7 @@ fn same_output_as_fail2ban_for_every_stock_filter() {
         .iter()
         .filter_map(|o| o.failure().map(|why| format!("{}: {why}", o.case.spec)))
         .collect();
-    say(&format!(
+    common::say(&format!(
         "differential: {} cases run, {} failing, {} coverage gaps",
         outcomes.len(),
         failing.len(),

@@ -42,20 +42,7 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
 /// A copy of `source` under `dir/etc`, with the server's socket, pid file,
 /// state and log (a file, at INFO) kept in `dir`, and `jail_local`.
 fn private_conf(source: &Path, dir: &Path, jail_local: &str) -> PathBuf {
-    let conf = dir.join("etc");
-    common::copy_dir(source, &conf);
-    let _ = fs::remove_file(conf.join("jail.d/defaults-debian.conf"));
-    let d = dir.display();
-    fs::write(
-        conf.join("fail2ban.local"),
-        format!(
-            "[Definition]\nloglevel = INFO\nlogtarget = {d}/f2b.log\nsocket = {d}/f2b.sock\n\
-             pidfile = {d}/f2b.pid\ndbfile = {d}/f2b.db\n"
-        ),
-    )
-    .expect("fail2ban.local");
-    fs::write(conf.join("jail.local"), jail_local).expect("jail.local");
-    conf
+    common::private_conf(source, dir, "INFO", jail_local)
 }
 
 fn shipped() -> PathBuf {

@@ -57,19 +57,19 @@ fn is_root() -> bool {
 /// socket, pid file, state and log kept in `dir`, and `jail_local` as
 /// jail.local.
 fn private_conf(dir: &Path, jail_local: &str) -> PathBuf {
-    let conf = dir.join("etc");
-    common::copy_dir(&shipped(), &conf);
-    let d = dir.display();
-    fs::write(
-        conf.join("fail2ban.local"),
-        format!(
-            "[Definition]\nloglevel = DEBUG\nlogtarget = {d}/f2b.log\nsocket = {d}/f2b.sock\n\
-             pidfile = {d}/f2b.pid\ndbfile = {d}/f2b.db\n"
-        ),
-    )
-    .expect("fail2ban.local");
-    fs::write(conf.join("jail.local"), jail_local).expect("jail.local");
-    conf
+    common::private_conf(&shipped(), dir, "DEBUG", jail_local)
+}
+
+/// `fail2ban-client -t` on `conf`, which must pass; its output.
+fn passes_test(conf: &Path) -> Output {
+    let out = run_client(conf, &["-t"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout).as_str()),
+        (Some(0), "OK: configuration test is successful\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    out
 }
 
 fn run_client(conf: &Path, args: &[&str]) -> Output {
@@ -182,13 +182,7 @@ fn netns_with_net0(name: &str) -> Netns {
 ///    the shorewall ban action.
 #[test]
 fn shipped_jails_all_load() {
-    let out = run_client(&shipped(), &["-t"]);
-    assert_eq!(
-        (out.status.code(), text(&out.stdout).as_str()),
-        (Some(0), "OK: configuration test is successful\n"),
-        "{}",
-        text(&out.stderr)
-    );
+    passes_test(&shipped());
     let dump = text(&run_client(&shipped(), &["-d"]).stdout);
     assert!(
         dump.contains("['set', 'logtarget', 'SYSLOG']"),
@@ -212,13 +206,7 @@ fn shipped_jails_all_load() {
         ));
     }
     let conf = private_conf(&tmp.0, &local);
-    let out = run_client(&conf, &["-t"]);
-    assert_eq!(
-        (out.status.code(), text(&out.stdout).as_str()),
-        (Some(0), "OK: configuration test is successful\n"),
-        "{}",
-        text(&out.stderr)
-    );
+    let out = passes_test(&conf);
     assert!(
         !text(&out.stderr).contains("ERROR"),
         "{}",
@@ -306,13 +294,7 @@ fn every_action_and_filter_mode_loads() {
         ));
     }
     let conf = private_conf(&tmp.0, &local);
-    let out = run_client(&conf, &["-t"]);
-    assert_eq!(
-        (out.status.code(), text(&out.stdout).as_str()),
-        (Some(0), "OK: configuration test is successful\n"),
-        "{}",
-        text(&out.stderr)
-    );
+    passes_test(&conf);
     let dump = text(&run_client(&conf, &["-d"]).stdout);
     for a in &actions {
         let want = format!("['multi-set', 'act-{a}', 'action', '{a}', [");

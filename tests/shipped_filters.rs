@@ -33,14 +33,16 @@
 //! When Debian's fail2ban-regex or `/etc/fail2ban` is missing the test says
 //! why and returns.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs;
-use std::io::{Read, Write};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const STOCK_BIN: &str = "/usr/bin/fail2ban-regex";
 const STOCK_CONFIG: &str = "/etc/fail2ban";
@@ -178,59 +180,18 @@ fn justified_of(filter: &str, problems: &mut Vec<String>) -> BTreeMap<(String, S
 
 /// Runs one fail2ban-regex with `config` on `log` and `spec`.
 fn run_tool(binary: &str, config: &Path, log: &Path, spec: &str) -> Run {
-    let child = Command::new(binary)
-        .env("TZ", "UTC")
+    let mut cmd = Command::new(binary);
+    cmd.env("TZ", "UTC")
         .env("LC_ALL", "C.UTF-8")
         .arg("-c")
         .arg(config)
         .args(["-r", "-o", OUT_FORMAT])
         .arg(log)
-        .arg(spec)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            return Run {
-                lines: Err(format!("cannot start {binary}: {e}")),
-            };
-        }
+        .arg(spec);
+    let (status, stdout, stderr) = match common::output_within(&mut cmd, TIMEOUT) {
+        Ok(o) => o,
+        Err(e) => return Run { lines: Err(e) },
     };
-    let mut out_pipe = child.stdout.take().expect("piped stdout");
-    let mut err_pipe = child.stderr.take().expect("piped stderr");
-    let out_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out_pipe.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err_pipe.read_to_end(&mut buf);
-        buf
-    });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Run {
-                    lines: Err(format!("{binary} timed out after {TIMEOUT:?}")),
-                };
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(e) => {
-                return Run {
-                    lines: Err(format!("waiting for {binary}: {e}")),
-                };
-            }
-        }
-    };
-    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
     if !status.success() {
         let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
         return Run {
@@ -428,7 +389,7 @@ fn judge_case(
         }
     };
     let cmp = compare(ours_lines, stock_lines);
-    say(&format!(
+    common::say(&format!(
         "{}: ours {}, stock {}, common {}, agreement {:.1}% ({})",
         case.ours,
         cmp.ours,
@@ -517,7 +478,7 @@ fn judge_injection(inj: &Injection) -> Vec<String> {
                 }
                 Err(e) => format!("stock could not run: {e}"),
             };
-            say(&format!(
+            common::say(&format!(
                 "inject {spec}: ours {} failure(s), {planted} planted; {stock_says}",
                 lines.len()
             ));
@@ -526,27 +487,10 @@ fn judge_injection(inj: &Injection) -> Vec<String> {
     problems
 }
 
-/// Writes past libtest's capture, so the summary shows in CI logs.
-fn say(message: &str) {
-    let _ = writeln!(std::io::stderr(), "{message}");
-}
-
-fn skip_reason() -> Option<String> {
-    if !Path::new(STOCK_BIN).is_file() {
-        return Some(format!("{STOCK_BIN} is missing (apt-get install fail2ban)"));
-    }
-    if !Path::new(STOCK_CONFIG).join("filter.d").is_dir() {
-        return Some(format!(
-            "{STOCK_CONFIG}/filter.d is missing (apt-get install fail2ban)"
-        ));
-    }
-    None
-}
-
 #[test]
 fn shipped_filters_agree_with_stock_and_resist_injection() {
-    if let Some(why) = skip_reason() {
-        say(&format!("skipping: {why}"));
+    if let Some(why) = common::stock_fail2ban_missing(STOCK_BIN, STOCK_CONFIG) {
+        common::say(&format!("skipping: {why}"));
         return;
     }
     let mut problems = Vec::new();
@@ -652,7 +596,7 @@ fn shipped_filters_agree_with_stock_and_resist_injection() {
         problems.extend(result);
     }
 
-    say(&format!(
+    common::say(&format!(
         "shipped filters: {} filters, {} problems",
         filters.len(),
         problems.len()

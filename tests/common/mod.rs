@@ -132,3 +132,95 @@ pub fn have(cmd: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// Writes straight to stderr, past libtest's output capture, so that a skip
+/// or a summary shows up in CI logs even when the test passes.
+pub fn say(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
+/// Why Debian's fail2ban-regex (`bin`, with its stock `config`) cannot serve
+/// as the reference here, if it cannot.
+pub fn stock_fail2ban_missing(bin: &str, config: &str) -> Option<String> {
+    if !Path::new(bin).is_file() {
+        return Some(format!("{bin} is missing (apt-get install fail2ban)"));
+    }
+    if !Path::new(config).join("filter.d").is_dir() {
+        return Some(format!(
+            "{config}/filter.d is missing (apt-get install fail2ban)"
+        ));
+    }
+    None
+}
+
+/// Runs `cmd` with no input for at most `timeout`, reading its stdout and
+/// stderr on threads (so a large output cannot block it); its status and
+/// both outputs, or why it did not finish.
+pub fn output_within(
+    cmd: &mut Command,
+    timeout: Duration,
+) -> Result<(std::process::ExitStatus, String, String), String> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = read(Box::new(child.stdout.take().expect("piped stdout")));
+    let err = read(Box::new(child.stderr.take().expect("piped stderr")));
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{program} timed out after {timeout:?}"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("waiting for {program}: {e}")),
+        }
+    };
+    Ok((
+        status,
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    ))
+}
+
+/// A copy of the configuration `source` under `dir/etc` for a server of the
+/// test's own: its socket, pid file, state and log (a file, at `loglevel`)
+/// kept in `dir`, `jail_local` as jail.local, and Debian's jail.d default
+/// (which enables sshd) left out.
+pub fn private_conf(
+    source: &Path,
+    dir: &Path,
+    loglevel: &str,
+    jail_local: &str,
+) -> std::path::PathBuf {
+    let conf = dir.join("etc");
+    copy_dir(source, &conf);
+    let _ = fs::remove_file(conf.join("jail.d/defaults-debian.conf"));
+    let d = dir.display();
+    fs::write(
+        conf.join("fail2ban.local"),
+        format!(
+            "[Definition]\nloglevel = {loglevel}\nlogtarget = {d}/f2b.log\nsocket = {d}/f2b.sock\n\
+             pidfile = {d}/f2b.pid\ndbfile = {d}/f2b.db\n"
+        ),
+    )
+    .expect("fail2ban.local");
+    fs::write(conf.join("jail.local"), jail_local).expect("jail.local");
+    conf
+}
