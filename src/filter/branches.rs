@@ -12,6 +12,7 @@
 use regex_automata::meta;
 use regex_automata::util::syntax;
 
+use super::backtrack::{LazyDirect, Slots};
 use super::pyre::{Dollar, ascii_build, translate_branch};
 
 /// The branches of a linear-engine pattern, for ASCII text.
@@ -19,6 +20,9 @@ use super::pyre::{Dollar, ascii_build, translate_branch};
 pub struct Branches {
     which: meta::Regex,
     parts: Vec<regex::bytes::Regex>,
+    /// Each branch's pattern and its one-pass captures (see `backtrack`).
+    translated: Vec<String>,
+    direct: Vec<LazyDirect>,
     /// Group number of each branch's group 1, less one, in the whole.
     offsets: Vec<usize>,
 }
@@ -60,23 +64,27 @@ impl Branches {
             .ok()?;
         Some(Branches {
             which,
+            direct: vec![LazyDirect::default(); parts.len()],
             parts,
+            translated,
             offsets,
         })
     }
 
     /// The captures of the branch that matches first in `text`, with the
     /// offset of its groups in the whole pattern.
-    pub fn captures<'t>(&self, text: &'t [u8]) -> Option<(regex::bytes::Captures<'t>, usize)> {
+    pub fn captures<'t>(&self, text: &'t [u8]) -> Option<(Slots<'t>, usize)> {
         let m = self.which.search(&regex_automata::Input::new(text))?;
         let k = m.pattern().as_usize();
-        let caps = self.parts.get(k)?.captures_at(text, m.start())?;
+        let part = self.parts.get(k)?;
+        let caps = if m.start() == 0 {
+            Slots::search(part, &self.direct[k], &self.translated[k], text)?
+        } else {
+            Slots::Regex(part.captures_at(text, m.start())?)
+        };
         // The branch's own leftmost-first match at that start is the
         // alternation's match.
-        debug_assert_eq!(
-            caps.get(0).map(|g| (g.start(), g.end())),
-            Some((m.start(), m.end()))
-        );
+        debug_assert_eq!(caps.get(0), Some((m.start(), m.end())));
         Some((caps, self.offsets[k]))
     }
 }

@@ -135,10 +135,29 @@ struct Prefilter {
     /// Every failregex matches only at the start of the text it searches
     /// (see `pyre::anchored_at_start`).
     anchored: bool,
+    /// Per failregex, literal texts every match contains (see
+    /// `required_literals`): a candidate whose text lacks one is dropped.
+    required: Vec<Vec<memchr::memmem::Finder<'static>>>,
     hits: PatternSet,
 }
 
 impl Prefilter {
+    /// `mask` without the failregexes whose required literals are missing
+    /// from `text` (any text holding the one the failregexes will search).
+    fn require(&self, mut mask: u128, text: &str) -> u128 {
+        let mut rest = mask;
+        while rest != 0 {
+            let i = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            if let Some(lits) = self.required.get(i)
+                && lits.iter().any(|l| l.find(text.as_bytes()).is_none())
+            {
+                mask &= !(1 << i);
+            }
+        }
+        mask
+    }
+
     /// The failregexes that may match `buf`, one bit each (0: none);
     /// `at_start`: only matches that start where `buf` starts count (the
     /// content of a line, for anchored failregexes).
@@ -310,6 +329,7 @@ impl LineCutter {
                 None => set.candidates(buf.as_bytes(), false),
             };
         }
+        mask = set.require(mask, target.unwrap_or(buf));
         if mask == 0 {
             p.skip = true;
             if content_first && target.is_none() && self.count_pref {
@@ -422,11 +442,68 @@ fn prefilter(def: &FilterRegexes) -> Option<Prefilter> {
         .map(Searcher::new);
     Some(Prefilter {
         hits: PatternSet::new(relaxed.len()),
+        required: relaxed
+            .iter()
+            .map(|r| {
+                required_literals(r)
+                    .iter()
+                    .map(|l| memchr::memmem::Finder::new(l).into_owned())
+                    .collect()
+            })
+            .collect(),
         relaxed,
         set: None,
         prefixes,
         anchored,
     })
+}
+
+/// Literal texts of at least 4 bytes that every match of `pattern` (the
+/// `regex` crate's syntax) contains, longest first, at most 4. A relaxed
+/// failregex matches wherever its failregex does, so these are in every
+/// failregex match too: sshd's `pam_[a-z]+\(sshd:auth\):\s+authentication
+/// failure` has the prefix `pam_` of every pam line, and here also
+/// `authentication failure;`, which a session line lacks.
+fn required_literals(pattern: &str) -> Vec<String> {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn flush(cur: &mut Vec<u8>, out: &mut Vec<Vec<u8>>) {
+        if cur.len() >= 4 {
+            out.push(std::mem::take(cur));
+        }
+        cur.clear();
+    }
+    // Appends the literal bytes `h` always matches to `cur` while they run
+    // on; what breaks a run (a class, an optional part, a choice) ends it.
+    fn walk(h: &Hir, cur: &mut Vec<u8>, out: &mut Vec<Vec<u8>>) {
+        match h.kind() {
+            HirKind::Literal(l) => cur.extend_from_slice(&l.0),
+            HirKind::Capture(c) => walk(&c.sub, cur, out),
+            HirKind::Concat(subs) => subs.iter().for_each(|s| walk(s, cur, out)),
+            HirKind::Repetition(r) if r.min >= 1 => {
+                flush(cur, out);
+                walk(&r.sub, cur, out);
+                flush(cur, out);
+            }
+            HirKind::Empty => {}
+            _ => flush(cur, out),
+        }
+    }
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    else {
+        return Vec::new();
+    };
+    let (mut cur, mut out) = (Vec::new(), Vec::new());
+    walk(&hir, &mut cur, &mut out);
+    flush(&mut cur, &mut out);
+    out.sort_by_key(|l| std::cmp::Reverse(l.len()));
+    out.into_iter()
+        .filter_map(|l| String::from_utf8(l).ok())
+        .take(4)
+        .collect()
 }
 
 /// The relaxed failregexes as one set. ASCII classes keep the automaton
@@ -497,6 +574,24 @@ fn prefix_set(relaxed: &[String]) -> Option<meta::Regex> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn required_literals_are_in_every_match() {
+        assert_eq!(
+            required_literals(r"pam_[a-z]+\(sshd:auth\):\s+authentication failure;(?:\s+x)?"),
+            vec!["authentication failure;", "(sshd:auth):", "pam_"]
+        );
+        // Optional parts, choices and case-folded text require nothing.
+        assert!(required_literals(r"(?:abcdef)?|zzzz").is_empty());
+        assert!(required_literals(r"(?i)abcdef").is_empty());
+        assert!(required_literals(r"x(?:abcd|abce)").is_empty());
+        // A part repeated at least once is required; a capture is transparent.
+        // Equal lengths keep pattern order.
+        assert_eq!(
+            required_literals(r"(?:from )+(?P<u>user)x\d: Auth fail"),
+            vec![": Auth fail", "from ", "userx"]
+        );
+    }
 
     #[test]
     fn prefixes_pick_the_regexes_a_line_can_start() {

@@ -285,6 +285,9 @@ pub fn ip_text(text: &str, family_hint: Option<Family>, plen: Option<u32>) -> St
         return text.to_string();
     };
     match addr {
+        // Rust reads only the canonical dotted quad (no leading zeros,
+        // four parts): the text is already what `v4_text` would print.
+        IpAddr::V4(_) if plen.is_none() => text.to_string(),
         IpAddr::V4(a) => v4_text(a, plen),
         IpAddr::V6(a) => {
             if let Some(p) = plen.filter(|p| *p < 128) {

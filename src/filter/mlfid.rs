@@ -8,6 +8,7 @@
 //! This module reproduces that merge, flag for flag.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::failure::{FailData, TupleLine};
 
@@ -22,10 +23,34 @@ struct Entry {
     data: FailData,
 }
 
+/// FNV-1a: ids are short and the map holds 100 of them at most, so even
+/// ids an attacker chose to collide cost a scan of 100 entries, while
+/// SipHash would cost more than the rest of a merge on every line.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
 /// The open multi-line ids: looked up by id, evicted oldest first.
 #[derive(Default)]
 pub struct MlfidCache {
-    map: HashMap<String, Entry>,
+    map: HashMap<String, Entry, BuildHasherDefault<Fnv>>,
     order: VecDeque<(u64, String)>,
     next_seq: u64,
 }

@@ -5,6 +5,7 @@
 //! runs prefregex/failregex/ignoreregex with multi-line buffers. All of it
 //! is pure: no file, socket or clock access happens here.
 
+pub(crate) mod backtrack;
 pub mod branches;
 pub mod compiled;
 pub mod cutter;

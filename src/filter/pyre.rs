@@ -16,6 +16,8 @@
 
 use std::fmt;
 
+use super::backtrack::{LazyDirect, Slots};
+
 /// How `$` (outside MULTILINE mode) is translated.
 ///
 /// fail2ban always searches `text + "\n"`. On such a one-line buffer `(?m:$)`
@@ -87,6 +89,8 @@ struct Plain {
     pattern: String,
     ascii: Option<regex::bytes::Regex>,
     unicode: std::sync::OnceLock<Option<regex::Regex>>,
+    /// Captures on ASCII text in one pass, for a start-anchored pattern.
+    direct: LazyDirect,
 }
 
 impl Plain {
@@ -100,6 +104,7 @@ impl Plain {
             pattern: pattern.to_string(),
             ascii,
             unicode: std::sync::OnceLock::new(),
+            direct: LazyDirect::default(),
         };
         if plain.ascii.is_none() {
             // No ASCII build: the Unicode one is needed now, and its error
@@ -152,10 +157,10 @@ pub struct PyRegex {
 pub enum PyCaptures<'t> {
     Plain(regex::Captures<'t>),
     /// From the ASCII build, over the same (ASCII) text.
-    Ascii(regex::bytes::Captures<'t>, &'t str),
+    Ascii(Slots<'t>, &'t str),
     /// From one branch of the pattern (ASCII text), whose group 1 is the
     /// whole pattern's group `offset + 1`.
-    Branch(regex::bytes::Captures<'t>, &'t str, usize),
+    Branch(Slots<'t>, &'t str, usize),
     Fancy(fancy_regex::Captures<'t, str>),
 }
 
@@ -164,10 +169,8 @@ impl<'t> PyCaptures<'t> {
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
         match self {
             PyCaptures::Plain(c) => c.get(i).map(|m| (m.start(), m.end())),
-            PyCaptures::Ascii(c, _) => c.get(i).map(|m| (m.start(), m.end())),
-            PyCaptures::Branch(c, _, off) => branch_group(i, *off)
-                .and_then(|j| c.get(j))
-                .map(|m| (m.start(), m.end())),
+            PyCaptures::Ascii(c, _) => c.get(i),
+            PyCaptures::Branch(c, _, off) => branch_group(i, *off).and_then(|j| c.get(j)),
             PyCaptures::Fancy(c) => c.get(i).map(|m| (m.start(), m.end())),
         }
     }
@@ -176,7 +179,7 @@ impl<'t> PyCaptures<'t> {
     pub fn text(&self, i: usize) -> Option<&'t str> {
         match self {
             PyCaptures::Plain(c) => c.get(i).map(|m| m.as_str()),
-            PyCaptures::Ascii(c, t) => c.get(i).and_then(|m| t.get(m.start()..m.end())),
+            PyCaptures::Ascii(c, t) => c.get(i).and_then(|(a, b)| t.get(a..b)),
             PyCaptures::Branch(..) => self.get(i).and_then(|(a, b)| self.haystack()?.get(a..b)),
             PyCaptures::Fancy(c) => c.get(i).map(|m| m.as_str()),
         }
@@ -296,8 +299,7 @@ impl PyRegex {
         }
         match &self.engine {
             Engine::Plain(p) => match p.pick(text)? {
-                Either::Ascii(re) => re
-                    .captures(text.as_bytes())
+                Either::Ascii(re) => Slots::search(re, &p.direct, &p.pattern, text.as_bytes())
                     .map(|c| PyCaptures::Ascii(c, text)),
                 Either::Unicode(re) => re.captures(text).map(PyCaptures::Plain),
             },
@@ -312,7 +314,7 @@ impl PyRegex {
             Engine::Plain(p) => match p.pick(text)? {
                 Either::Ascii(re) => re
                     .captures_at(text.as_bytes(), start)
-                    .map(|c| PyCaptures::Ascii(c, text)),
+                    .map(|c| PyCaptures::Ascii(Slots::Regex(c), text)),
                 Either::Unicode(re) => re.captures_at(text, start).map(PyCaptures::Plain),
             },
             Engine::Fancy(re) => re

@@ -11,7 +11,10 @@
 
 use super::defaults::{ISO_AT_LINE_START, SYSLOG_AT_LINE_START};
 use super::directives::YearSpan;
-use super::strptime::{Fields, Key};
+use super::strptime::{FAST_FIELDS, Fields, Key};
+
+/// The fields of a fast-path date.
+pub(crate) type FastFields<'t> = Fields<'t, FAST_FIELDS>;
 use super::template::Recipe;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,7 +29,7 @@ pub(crate) enum FastResult<'t> {
     Match {
         whole: (usize, usize),
         date: (usize, usize),
-        fields: Fields<'t>,
+        fields: FastFields<'t>,
     },
     NoMatch,
     Unsure,
@@ -157,7 +160,7 @@ fn hms(c: &Cur<'_>, i: usize, h24: bool) -> bool {
     hour && c.is(i + 2, b':') && min && c.is(i + 5, b':') && sec
 }
 
-fn push_hms<'t>(f: &mut Fields<'t>, c: &Cur<'t>, i: usize) {
+fn push_hms<'t>(f: &mut FastFields<'t>, c: &Cur<'t>, i: usize) {
     f.push(Key::H, c.text(i, i + 2));
     f.push(Key::M, c.text(i + 3, i + 5));
     f.push(Key::S, c.text(i + 6, i + 8));
@@ -195,7 +198,7 @@ fn syslog<'t>(line: &'t str, years: &YearSpan) -> Option<FastResult<'t>> {
     if c.digit(k) || c.is(k, b'_') {
         return Some(FastResult::NoMatch);
     }
-    let mut f = Fields::new();
+    let mut f = FastFields::new();
     let mut i = k;
     if let Some(w) = lower3(&c, i)
         && DAYS.contains(&&w)
@@ -271,7 +274,7 @@ fn iso<'t>(line: &'t str, years: &YearSpan) -> Option<FastResult<'t>> {
         return None;
     }
     let sep = c.at(k + 4).filter(|s| b"-/.".contains(s))?;
-    let mut f = Fields::new();
+    let mut f = FastFields::new();
     f.push(Key::Y, c.text(k, k + 4));
     let mut i = k + 5;
     let month_len = match (c.at(i), c.at(i + 1)) {

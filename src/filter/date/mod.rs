@@ -348,7 +348,7 @@ impl DateDetector {
             (None, false)
         } else {
             let text = &line[hit.whole.0..hit.whole.1];
-            let second = civil::whole_second(now).unwrap_or(i64::MIN);
+            let second = self.now_second(now);
             let memo = &mut self.memo;
             match memo.value {
                 Some(v) if memo.template == index && memo.second == second && memo.text == text => {
@@ -392,6 +392,16 @@ impl DateDetector {
 
     /// The local broken-down "now", cached per second (and per value of
     /// `now`, which callers pass unchanged for runs of lines).
+    /// `civil::whole_second(now)`, kept with `local_now`'s (the clock is
+    /// read now and then, not per line).
+    fn now_second(&mut self, now: f64) -> i64 {
+        self.local_now(now);
+        match self.now_cache {
+            Some((bits, secs, _)) if bits == now.to_bits() => secs,
+            _ => i64::MIN,
+        }
+    }
+
     fn local_now(&mut self, now: f64) -> Option<LocalNow> {
         if let Some((bits, _, v)) = self.now_cache
             && bits == now.to_bits()

@@ -70,23 +70,29 @@ const MAX_FIELDS: usize = 20;
 /// The date fields of one match, in group order (Python iterates the
 /// group dict in that order, so for repeated meanings the last one wins).
 /// Fixed capacity: Python forbids duplicate group names, so there are at
-/// most 20; no allocation per line.
+/// most 20; no allocation per line. The fast paths (`fast`) fill at most
+/// `FAST_FIELDS`: their smaller form is cheaper to pass along per line.
 #[derive(Clone, Copy)]
-pub(crate) struct Fields<'t> {
-    items: [(Key, &'t str); MAX_FIELDS],
+pub(crate) struct Fields<'t, const N: usize = MAX_FIELDS> {
+    items: [(Key, &'t str); N],
     len: usize,
 }
 
-impl<'t> Fields<'t> {
+/// Fields a fast-path date has at most: day name, month, day, h, m, s,
+/// fraction and year (or zone).
+pub(crate) const FAST_FIELDS: usize = 8;
+
+impl<'t, const N: usize> Fields<'t, N> {
     pub(crate) fn new() -> Self {
         Fields {
-            items: [(Key::F, ""); MAX_FIELDS],
+            items: [(Key::F, ""); N],
             len: 0,
         }
     }
 
     pub(crate) fn push(&mut self, key: Key, text: &'t str) {
-        if self.len < MAX_FIELDS {
+        debug_assert!(self.len < N, "more date fields than room for them");
+        if self.len < N {
             self.items[self.len] = (key, text);
             self.len += 1;
         }
@@ -132,17 +138,14 @@ const DAYS: [&str; 7] = [
 
 /// Position of `text` (lower-cased as Python does) in `names`, or of its
 /// three-letter abbreviation.
-fn name_index(text: &str, names: &[&'static str], abbreviated: bool) -> Option<i64> {
+fn name_index(text: &str, table: &Names, abbreviated: bool) -> Option<i64> {
+    let names = table.names;
     let full = |n: &'static str| if abbreviated { &n[..3] } else { n };
     if abbreviated && let [a, b, c] = text.as_bytes() {
         // The hot case (syslog's `%b`): three ASCII letters, one compare each.
-        let key = |x: &[u8]| u32::from_le_bytes([x[0] | 0x20, x[1] | 0x20, x[2] | 0x20, 0]);
-        let want = key(&[*a, *b, *c]);
+        let want = abbr_key(&[*a, *b, *c]);
         if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() && c.is_ascii_alphabetic() {
-            return names
-                .iter()
-                .position(|n| key(n.as_bytes()) == want)
-                .map(|i| i as i64);
+            return table.keys.iter().position(|k| *k == want).map(|i| i as i64);
         }
     }
     let found = if text.is_ascii() {
@@ -156,6 +159,36 @@ fn name_index(text: &str, names: &[&'static str], abbreviated: bool) -> Option<i
     };
     found.map(|i| i as i64)
 }
+
+/// Three ASCII letters, lower-cased, as one number.
+const fn abbr_key(x: &[u8]) -> u32 {
+    u32::from_le_bytes([x[0] | 0x20, x[1] | 0x20, x[2] | 0x20, 0])
+}
+
+const fn abbr_keys<const N: usize>(names: [&str; N]) -> [u32; N] {
+    let mut keys = [0; N];
+    let mut i = 0;
+    while i < N {
+        keys[i] = abbr_key(names[i].as_bytes());
+        i += 1;
+    }
+    keys
+}
+
+/// Month or day names, with their abbreviations' keys.
+struct Names {
+    names: &'static [&'static str],
+    keys: &'static [u32],
+}
+
+const MONTH_NAMES: Names = Names {
+    names: &MONTHS,
+    keys: &abbr_keys(MONTHS),
+};
+const DAY_NAMES: Names = Names {
+    names: &DAYS,
+    keys: &abbr_keys(DAYS),
+};
 
 /// Python's `text.lower() == word` for an ASCII `word`.
 fn lower_is(text: &str, word: &str) -> bool {
@@ -177,7 +210,7 @@ pub(crate) struct Context {
 /// Epoch seconds for the fields, or `None` where fail2ban's conversion
 /// raises (invalid date such as Feb 30, second 60, unknown zone name,
 /// month without day, ...). Sub-seconds are dropped as in fail2ban.
-pub(crate) fn to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<f64> {
+pub(crate) fn to_epoch<const N: usize>(fields: &Fields<'_, N>, ctx: &Context) -> Option<f64> {
     match syslog_to_epoch(fields, ctx) {
         Some(t) => t,
         None => general_to_epoch(fields, ctx),
@@ -185,7 +218,7 @@ pub(crate) fn to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<f64> {
 }
 
 /// `to_epoch` for any set of fields.
-fn general_to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<f64> {
+fn general_to_epoch<const N: usize>(fields: &Fields<'_, N>, ctx: &Context) -> Option<f64> {
     let mut year: Option<i64> = None;
     let mut month: Option<i64> = None;
     let mut day: Option<i64> = None;
@@ -204,8 +237,8 @@ fn general_to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<f64> {
             }
             Key::Y => year = Some(py_int(val)?),
             Key::LowM => month = Some(py_int(val)?),
-            Key::FullMonth => month = Some(name_index(val, &MONTHS, false)? + 1),
-            Key::AbbrMonth => month = Some(name_index(val, &MONTHS, true)? + 1),
+            Key::FullMonth => month = Some(name_index(val, &MONTH_NAMES, false)? + 1),
+            Key::AbbrMonth => month = Some(name_index(val, &MONTH_NAMES, true)? + 1),
             Key::D => day = Some(py_int(val)?),
             Key::H => hour = py_int(val)?,
             Key::I => {
@@ -224,8 +257,8 @@ fn general_to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<f64> {
             Key::M => minute = py_int(val)?,
             Key::S => second = py_int(val)?,
             Key::F | Key::P => {}
-            Key::FullDay => weekday = Some(name_index(val, &DAYS, false)?),
-            Key::AbbrDay => weekday = Some(name_index(val, &DAYS, true)?),
+            Key::FullDay => weekday = Some(name_index(val, &DAY_NAMES, false)?),
+            Key::AbbrDay => weekday = Some(name_index(val, &DAY_NAMES, true)?),
             Key::W => {
                 let w = py_int(val)? - 1;
                 weekday = Some(if w < 0 { 6 } else { w });
@@ -303,7 +336,7 @@ fn general_to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<f64> {
 /// The common case of `to_epoch`, without its general loop: a syslog date
 /// (`%b %d %H:%M:%S`, no year, local time). `None`: not this case, use the
 /// general path; `Some(r)`: the same result the general path gives.
-fn syslog_to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<Option<f64>> {
+fn syslog_to_epoch<const N: usize>(fields: &Fields<'_, N>, ctx: &Context) -> Option<Option<f64>> {
     if fields.len != 5 || ctx.default_tz.is_some() {
         return None;
     }
@@ -319,7 +352,7 @@ fn syslog_to_epoch(fields: &Fields<'_>, ctx: &Context) -> Option<Option<f64>> {
         };
         *slot = Some(val);
     }
-    let month = name_index(mon?, &MONTHS, true).map(|m| m + 1);
+    let month = name_index(mon?, &MONTH_NAMES, true).map(|m| m + 1);
     let (day, hour, minute, second) = (py_int(d?)?, py_int(h?)?, py_int(mi?)?, py_int(sec?)?);
     let Some(month) = month else {
         return Some(None);

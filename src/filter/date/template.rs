@@ -85,7 +85,7 @@ pub(crate) struct Hit<'t> {
 // The fast variant is the hot one; boxing it would allocate per line.
 #[allow(clippy::large_enum_variant)]
 enum HitSource<'t> {
-    Fast(Fields<'t>),
+    Fast(super::fast::FastFields<'t>),
     Regex(PyCaptures<'t>),
 }
 
