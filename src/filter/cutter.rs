@@ -41,9 +41,6 @@ pub struct Prepared {
     pub(crate) last_date_text: Option<Arc<str>>,
     /// Failregexes that may match, one bit each; None: any of them.
     pub(crate) candidates: Option<u128>,
-    /// The candidates on the linear engine were checked to match: only
-    /// their captures remain to be taken.
-    pub(crate) verified: bool,
     /// Where the prefregex put `mlfid`'s end and the content, in the line
     /// with its date cut out (see `prefsplit`), when stage one found it.
     pub(crate) split: Option<(Option<usize>, usize, usize)>,
@@ -188,9 +185,6 @@ pub struct LineCutter {
     pref: Option<Compiled>,
     /// The prefregex as two DFA searches, when its shape allows.
     pref_split: Option<PrefSplit>,
-    /// The failregexes on the linear engine (None for the others), to
-    /// narrow the candidates here rather than on the matcher's core.
-    plain: Vec<Option<Compiled>>,
     /// The content the failregexes will search, when stage one knows it.
     content: String,
     /// Count prefregex matches on skipped lines (fail2ban-regex's report).
@@ -198,12 +192,6 @@ pub struct LineCutter {
     /// Send every line to the matcher (e.g. when `-v` wants the prefregex
     /// groups of every line).
     pub(crate) no_skip: bool,
-    /// Check here that candidates on the linear engine really match, so
-    /// the matcher searches only those. Worth it where the matcher tries
-    /// every regex of a line (fail2ban-regex's summary, which reports all
-    /// of them) and stage one runs on a core of its own; otherwise the
-    /// matcher's own search settles a candidate as cheaply.
-    pub verify: bool,
     /// A running daemon dates a dateless line now.
     check_find_time: bool,
     scratch: String,
@@ -217,26 +205,16 @@ impl LineCutter {
         def: &FilterRegexes,
         pref: Option<Compiled>,
         pref_split: Option<PrefSplit>,
-        fail: &[Compiled],
         prefilter_ok: bool,
         check_find_time: bool,
     ) -> LineCutter {
         let prefilter = if prefilter_ok { prefilter(def) } else { None };
-        let plain = if prefilter.is_some() {
-            fail.iter()
-                .map(|c| (!c.is_fancy()).then(|| c.clone()))
-                .collect()
-        } else {
-            Vec::new()
-        };
         LineCutter {
             dates: Some(DateDetector::new_default()),
             prefilter,
             pref_split,
-            plain,
             pref,
             count_pref: true,
-            verify: false,
             check_find_time,
             ..LineCutter::default()
         }
@@ -264,7 +242,6 @@ impl LineCutter {
                 _ => None,
             },
             candidates: None,
-            verified: false,
             split: None,
             skip: false,
             pref_matched: false,
@@ -346,20 +323,6 @@ impl LineCutter {
                     p.split = None;
                     return p;
                 }
-            }
-        }
-        if let Some(text) = target.filter(|_| self.verify) {
-            for (i, re) in self.plain.iter().enumerate() {
-                if let Some(re) = re.as_ref().filter(|_| mask & (1 << i) != 0)
-                    && !re.is_match(text)
-                {
-                    mask &= !(1 << i);
-                }
-            }
-            p.verified = true;
-            if mask == 0 {
-                p.skip = true;
-                return p;
             }
         }
         p.candidates = Some(mask);

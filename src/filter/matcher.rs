@@ -155,7 +155,6 @@ impl Matcher {
             def,
             pref.clone(),
             pref_split.clone(),
-            &fail,
             !multi && !early_ignore,
             mode.check_find_time,
         );
@@ -182,11 +181,6 @@ impl Matcher {
             scratch: String::new(),
             want_pref_groups: false,
         })
-    }
-
-    /// Every failregex of a line is tried (`MatchMode::check_all`).
-    pub fn checks_all(&self) -> bool {
-        self.mode.check_all
     }
 
     pub fn maxlines(&self) -> usize {
@@ -393,11 +387,6 @@ impl Matcher {
                 continue;
             }
             let re = &self.fail[idx];
-            // For the linear engine a yes/no answer is far cheaper than
-            // captures, and most candidates of a line do not match it.
-            if !re.is_fancy() && !found.verified && self.cutter.verify && !re.is_match(buf) {
-                continue;
-            }
             // A no-failure ending an id the cache does not hold: merging it
             // would change nothing and report nothing (one line, all
             // regexes not wanted, no ignoreregex to check it against).
@@ -407,7 +396,7 @@ impl Matcher {
                 && self.ignore.is_empty()
                 && let Some(Some(id)) = pre_groups.get("mlfid")
                 && !self.mlfid.live(id, now)
-                && (found.verified || re.is_match(buf))
+                && re.is_match(buf)
             {
                 if date.is_none() && self.mode.check_find_time {
                     continue;

@@ -309,8 +309,7 @@ impl<'a> Run<'a> {
     ) -> LineStats {
         let mut st = LineStats::default();
         let mut out = self.args.out.as_deref().map(OutFormat::new);
-        let mut cutter = std::mem::take(&mut matcher.cutter);
-        cutter.verify = matcher.checks_all();
+        let cutter = std::mem::take(&mut matcher.cutter);
         matcher.cutter = pipeline::run(lines, cutter, |item| {
             self.one_line(matcher, item, resolver, &mut out, &mut st, w)
         });
