@@ -231,6 +231,21 @@ fn log_line(level: Level, msg: &str) -> String {
     crate::server::log::format_line(now, "fail2ban", std::process::id(), level, msg)
 }
 
+/// Why the socket could not be reached, in fail2ban's words: it is not
+/// there (or its directory is closed to us), it is not ours to write, or
+/// nothing answers on it.
+fn socket_error(socket: &std::path::Path) -> String {
+    use nix::unistd::{AccessFlags, access};
+    let path = socket.display();
+    if access(socket, AccessFlags::F_OK).is_err() {
+        format!("Failed to access socket path: {path}. Is fail2ban running?")
+    } else if access(socket, AccessFlags::W_OK).is_err() {
+        format!("Permission denied to socket: {path}, (you must be root)")
+    } else {
+        "Unable to contact server. Is it running?".to_string()
+    }
+}
+
 /// Sends one command and prints the reply as fail2ban-client does.
 fn send(socket: &std::path::Path, cmd: &[String]) -> i32 {
     use crate::config::stream::Value;
@@ -238,16 +253,7 @@ fn send(socket: &std::path::Path, cmd: &[String]) -> i32 {
     let mut s = match std::os::unix::net::UnixStream::connect(socket) {
         Ok(s) => s,
         Err(_) => {
-            eprintln!(
-                "{}",
-                log_line(
-                    Level::Error,
-                    &format!(
-                        "Failed to access socket path: {}. Is fail2ban running?",
-                        socket.display()
-                    )
-                )
-            );
+            eprintln!("{}", log_line(Level::Error, &socket_error(socket)));
             return 255;
         }
     };

@@ -65,6 +65,9 @@ pub struct LineOutcome {
     pub pref_matched: bool,
     /// The prefregex's groups in pattern order, when `want_pref_groups`.
     pub pref_groups: Option<Vec<(String, Option<String>)>>,
+    /// Searches that gave up at the backtracking bound on this line (a
+    /// hostile or pathological line): it was taken as not matching them.
+    pub bound_hits: u32,
 }
 
 #[derive(Debug)]
@@ -234,10 +237,10 @@ impl Matcher {
             pref_matched: p.pref_matched,
             ..LineOutcome::default()
         };
-        if p.skip {
-            return out;
+        if !p.skip {
+            self.find_failures(p.tuple(line), p, now, resolver, &mut out);
         }
-        self.find_failures(p.tuple(line), p, now, resolver, &mut out);
+        out.bound_hits = super::pyre::take_bound_hits();
         out
     }
 

@@ -35,6 +35,27 @@ pub enum Dollar {
 /// them); beyond it the search counts as "no match" and is reported.
 const BACKTRACK_LIMIT: usize = 200_000;
 
+thread_local! {
+    /// Searches on this thread that gave up at the bound (or failed in the
+    /// backtracking engine otherwise) since `take_bound_hits`.
+    static BOUND_HITS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A backtracking search's result, "no match" when it gave up; counted
+/// for the caller, which reports such lines (see `take_bound_hits`).
+fn bounded<T>(r: Result<Option<T>, fancy_regex::Error>) -> Option<T> {
+    r.unwrap_or_else(|_| {
+        BOUND_HITS.with(|c| c.set(c.get().saturating_add(1)));
+        None
+    })
+}
+
+/// How many searches on this thread gave up at the backtracking bound
+/// since the last call (the count restarts at zero).
+pub fn take_bound_hits() -> u32 {
+    BOUND_HITS.with(|c| c.replace(0))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PyReError {
     /// A Python construct we cannot express with the same meaning.
@@ -303,7 +324,7 @@ impl PyRegex {
                     .map(|c| PyCaptures::Ascii(c, text)),
                 Either::Unicode(re) => re.captures(text).map(PyCaptures::Plain),
             },
-            Engine::Fancy(re) => re.captures(text).ok().flatten().map(PyCaptures::Fancy),
+            Engine::Fancy(re) => bounded(re.captures(text)).map(PyCaptures::Fancy),
         }
     }
 
@@ -317,11 +338,7 @@ impl PyRegex {
                     .map(|c| PyCaptures::Ascii(Slots::Regex(c), text)),
                 Either::Unicode(re) => re.captures_at(text, start).map(PyCaptures::Plain),
             },
-            Engine::Fancy(re) => re
-                .captures_from_pos(text, start)
-                .ok()
-                .flatten()
-                .map(PyCaptures::Fancy),
+            Engine::Fancy(re) => bounded(re.captures_from_pos(text, start)).map(PyCaptures::Fancy),
         }
     }
 
@@ -333,11 +350,9 @@ impl PyRegex {
                 Either::Unicode(re) => re.find_at(text, start).map(|m| m.range()),
             }
             .map(|m| (m.start, m.end)),
-            Engine::Fancy(re) => re
-                .find_from_pos(text, start)
-                .ok()
-                .flatten()
-                .map(|m| (m.start(), m.end())),
+            Engine::Fancy(re) => {
+                bounded(re.find_from_pos(text, start)).map(|m| (m.start(), m.end()))
+            }
         }
     }
 
@@ -348,7 +363,7 @@ impl PyRegex {
                 Some(Either::Unicode(re)) => re.is_match(text),
                 None => false,
             },
-            Engine::Fancy(re) => re.is_match(text).unwrap_or(false),
+            Engine::Fancy(re) => bounded(re.is_match(text).map(Some)).unwrap_or(false),
         }
     }
 

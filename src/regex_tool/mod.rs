@@ -318,6 +318,15 @@ impl<'a> Run<'a> {
                 let _ = writeln!(w, "{l}");
             }
         }
+        if st.bounded > 0 {
+            // Not in fail2ban's report (its searches have no bound): said
+            // on stderr, so stdout stays comparable.
+            eprintln!(
+                "WARNING: {} line(s) took a regex search past its backtracking bound \
+                 and were taken as not matching it",
+                st.bounded
+            );
+        }
         st
     }
 
@@ -343,6 +352,7 @@ impl<'a> Run<'a> {
         };
         let full = before.len() >= matcher.maxlines();
         let res = matcher.finish(line, &item.prepared, t, resolver);
+        st.bounded += u64::from(res.bound_hits > 0);
         self.pref_hits += u64::from(res.pref_matched);
         if let Some(g) = &res.pref_groups {
             // fail2ban keeps `maxlines` (default 20) of them, then "...".

@@ -45,6 +45,8 @@ pub struct LineStats {
     pub matched_lines: Vec<String>,
     pub missed_lines: Vec<String>,
     pub ignored_lines: Vec<String>,
+    /// Lines on which a search gave up at the backtracking bound.
+    pub bounded: u64,
 }
 
 impl std::fmt::Display for LineStats {

@@ -121,6 +121,58 @@ fn serve(stream: UnixStream, ctl: &Control, events: &Sender<Event>) {
     }
 }
 
+/// Makes the socket's (or pid file's) directory, root-only (0700) when we
+/// make it. An existing directory named `fail2ban` owned by us (the usual
+/// /run/fail2ban, which older packages made 0755) is made 0700 too; any
+/// other existing directory (e.g. /run or /tmp) is left as it is: the
+/// socket itself is 0600 in any case.
+fn private_dir(dir: &Path, log: &Logger) {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    match std::fs::metadata(dir) {
+        Ok(m) => {
+            let ours = m.uid() == nix::unistd::geteuid().as_raw();
+            let loose = m.mode() & 0o077 != 0;
+            if ours
+                && loose
+                && m.is_dir()
+                && dir.file_name().is_some_and(|n| n == "fail2ban")
+                && let Err(e) =
+                    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            {
+                log.log(
+                    "fail2ban.server",
+                    Level::Warning,
+                    &format!("Unable to make {} root-only: {e}", dir.display()),
+                );
+            }
+        }
+        Err(_) => {
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
+        }
+    }
+}
+
+/// Binds the control socket with mode 0600 from the first moment: bound
+/// under a temporary name, restricted, then renamed into place, so no
+/// client ever finds it at its path with looser permissions.
+fn bind_private(socket: &Path) -> std::io::Result<UnixListener> {
+    let mut tmp = socket.as_os_str().to_owned();
+    tmp.push(format!(".{}.new", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let listener = UnixListener::bind(&tmp)?;
+    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&tmp, socket));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(listener)
+}
+
 fn fail(msg: &str) -> i32 {
     eprintln!("ERROR: {msg}");
     255
@@ -400,14 +452,13 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
         if let Some(dir) = f.parent()
             && !dir.as_os_str().is_empty()
         {
-            let _ = std::fs::create_dir_all(dir);
+            private_dir(dir, &log);
         }
     }
-    let listener = match UnixListener::bind(socket) {
+    let listener = match bind_private(socket) {
         Ok(l) => l,
         Err(e) => return fail(&format!("Unable to bind socket {}: {e}", socket.display())),
     };
-    let _ = std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600));
     if let Err(e) = std::fs::write(pidfile, format!("{}\n", std::process::id())) {
         log.log(
             "fail2ban.server",
