@@ -75,15 +75,7 @@ fn probe_server(
     let conf = dir.join("etc");
     fs::create_dir_all(conf.join("action.d")).expect("action.d");
     common::copy_dir(filters, &conf.join("filter.d"));
-    fs::write(
-        conf.join("fail2ban.conf"),
-        format!(
-            "[Definition]\nloglevel = INFO\nlogtarget = {d}/f2b.log\nsocket = {d}/f2b.sock\n\
-             pidfile = {d}/f2b.pid\ndbfile = {d}/state\n",
-            d = dir.display()
-        ),
-    )
-    .expect("fail2ban.conf");
+    common::server_conf(&conf, dir);
     fs::write(
         conf.join("action.d/probe.conf"),
         format!("[Definition]\nactionban = {ban}\n"),

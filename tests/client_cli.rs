@@ -59,15 +59,22 @@ fn test_option_names_broken_regexes_and_times() {
     let (rc, out, err) = run(&["-c", dir.to_str().expect("utf-8"), "-t"]);
     assert_eq!(rc, 255);
     assert_eq!(out, "ERROR: test configuration failed\n");
+    // Each names the file, line, section and option.
     assert!(
-        err.contains("jail 'sshd': Unable to compile regular expression"),
+        err.contains(
+            "jail.conf, line 4: [sshd] option 'failregex': Unable to compile regular expression"
+        ),
         "{err}"
     );
     assert!(
-        err.contains("jail 'sshd': bantime: invalid time \"1x\""),
+        err.contains("jail.conf, line 5: [sshd] option 'bantime': invalid time \"1x\""),
         "{err}"
     );
-    assert!(err.contains("Jail 'ghost' skipped, because of wrong configuration: Unable to read the filter 'ghost'"), "{err}");
+    assert!(err.contains("Jail 'ghost' skipped, because of wrong configuration: Unable to read the filter 'ghost' ("), "{err}");
+    assert!(
+        err.contains("jail.conf, line 8: [ghost] option 'filter')"),
+        "{err}"
+    );
     let _ = fs::remove_dir_all(dir);
 }
 

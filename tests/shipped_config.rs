@@ -457,6 +457,77 @@ fn nftables_multiport_and_iptables_allports_ban_unban_and_stop() {
     assert!(!ipt6().contains("f2b-sshd-all"), "{}", ipt6());
 }
 
+/// 4. Bans restored at start go to the nftables set in batches: 1,100
+///    addresses come back with one `nft add element` per family and 1,000
+///    addresses (fail2ban runs one command per ban: hours for 20,000, its
+///    issue #3088). A wrapper around `nft` counts the commands.
+#[test]
+fn nftables_restores_bans_in_batches() {
+    if !is_root() || !have("ip") || !have("nft") {
+        eprintln!("skipping: needs root, ip and nft (apt-get install -y iproute2 nftables)");
+        return;
+    }
+    let tmp = TempDir::new("shipped-nft-batch");
+    let log = tmp.0.join("auth.log");
+    append(&log, "");
+    let calls = tmp.0.join("nft-calls");
+    let wrapper = tmp.0.join("nft");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" | cut -c1-40 >> {}\nexec nft \"$@\"\n",
+            calls.display()
+        ),
+    )
+    .expect("wrapper");
+    fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let conf = private_conf(
+        &tmp.0,
+        &format!(
+            "[sshd]\nenabled = true\nlogpath = {}\nbantime = 1d\n\
+             action = nftables-multiport[name=sshd, nftables={}]\n",
+            log.display(),
+            wrapper.display()
+        ),
+    );
+    let ns = netns_with_net0(&format!("f2bnb{}", std::process::id()));
+    let v6: Vec<String> = (1..=1000).map(|i| format!("2001:db8:5::{i:x}")).collect();
+    let v4: Vec<String> = (1..=100).map(|i| format!("192.0.2.{i}")).collect();
+    let count = |set: &str, needle: &str| {
+        ns.stdout(&["nft", "list", "set", "inet", "f2b-table", set])
+            .matches(needle)
+            .count()
+    };
+    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    for chunk in v6.chunks(250).chain(v4.chunks(100)) {
+        let mut args = vec!["set", "sshd", "banip"];
+        args.extend(chunk.iter().map(String::as_str));
+        common::client(CLIENT, &conf, &args);
+    }
+    wait_until("the bans", &tmp.0, || {
+        count("addr6-set-sshd", "2001:db8:5::") == 1000 && count("addr-set-sshd", "192.0.2.") == 100
+    });
+    // Let the state be saved, then stop: the set goes with the jail.
+    std::thread::sleep(Duration::from_millis(1500));
+    server.stop();
+    fs::write(&calls, "").expect("reset the count");
+
+    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    wait_until("the restored bans", &tmp.0, || {
+        count("addr6-set-sshd", "2001:db8:5::") == 1000 && count("addr-set-sshd", "192.0.2.") == 100
+    });
+    let ran = fs::read_to_string(&calls).expect("calls");
+    let adds = ran.lines().filter(|l| l.starts_with("add element")).count();
+    assert_eq!(adds, 2, "one command per family and 1,000 addresses: {ran}");
+    let status = common::client(CLIENT, &conf, &["status", "sshd"]);
+    assert!(status.contains("Currently banned:\t1100"), "{status}");
+    server.stop();
+}
+
 /// A fake sendmail that keeps each mail (its arguments, then what it read)
 /// in a file of its own under `mails`, and a fake whois.
 fn fake_mailer(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {

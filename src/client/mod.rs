@@ -71,28 +71,73 @@ pub fn read_stream(
 /// configuration error, regexes that do not compile, date patterns and
 /// time values that are not valid. fail2ban's `-t` passes such a
 /// configuration and the server fails later, or logs and goes on.
-pub fn check(stream: &[Command]) -> Vec<String> {
+/// `locate` says where a jail's option is written (see `config::jail::locate`).
+pub fn check(stream: &[Command], locate: &dyn Fn(&str, &str) -> String) -> Vec<String> {
     let g = crate::config::jailspec::gather(stream);
-    let mut problems = g.errors.clone();
+    // fail2ban's words (kept as they are in the `-d` stream), then where
+    // the jail names the filter or action it could not read.
+    let mut problems: Vec<String> = g
+        .errors
+        .iter()
+        .map(|e| match skipped_jail(e) {
+            Some((jail, option)) => {
+                let at = locate(jail, option);
+                format!("{e} ({})", at.trim_end_matches(": "))
+            }
+            None => e.clone(),
+        })
+        .collect();
     for j in &g.jails {
+        let at = |option: &str| locate(&j.name, option);
         let mode = crate::filter::matcher::MatchMode::default();
-        if let Err(e) = crate::filter::matcher::Matcher::new(&j.filter_regexes(), mode) {
-            problems.push(format!("jail '{}': {e}", j.name));
+        match crate::filter::matcher::Matcher::new(&j.filter_regexes(), mode) {
+            Err(e @ crate::filter::matcher::MatcherError::Regex { kind, .. }) => {
+                problems.push(format!("jail '{}': {}{e}", j.name, at(kind)));
+            }
+            Err(e) => problems.push(format!("jail '{}': {}{e}", j.name, at("failregex"))),
+            Ok(_) => {}
         }
         if let Some(dp) = &j.datepattern
             && let Err(e) = crate::filter::date::DateDetector::from_patterns(dp)
         {
-            problems.push(format!("jail '{}': datepattern {dp:?}: {e}", j.name));
+            problems.push(format!(
+                "jail '{}': {}datepattern {dp:?}: {e}",
+                j.name,
+                at("datepattern")
+            ));
         }
         for opt in ["bantime", "findtime", "bantime.maxtime", "bantime.rndtime"] {
             if let Some(v) = j.options.get(opt).and_then(|v| v.as_str())
                 && let Err(e) = crate::jail::time::str2seconds(v)
             {
-                problems.push(format!("jail '{}': {opt}: {e}", j.name));
+                problems.push(format!("jail '{}': {}{e}", j.name, at(opt)));
             }
         }
     }
     problems
+}
+
+/// The jail and option of a "Jail 'x' skipped, because of wrong
+/// configuration: Unable to read ..." error (see `config::jail`).
+fn skipped_jail(error: &str) -> Option<(&str, &str)> {
+    let rest = error.strip_prefix("Jail '")?;
+    let (jail, why) = rest.split_once("' skipped, because of wrong configuration: ")?;
+    let option = if why.starts_with("Unable to read action ") {
+        "action"
+    } else if why.starts_with("Unable to read the filter ") {
+        "filter"
+    } else {
+        return None;
+    };
+    Some((jail, option))
+}
+
+/// `check` with the options located in the configuration under `conf`.
+pub fn check_config(conf: &std::path::Path, stream: &[Command]) -> Vec<String> {
+    let locate = |jail: &str, option: &str| {
+        crate::config::jail::locate(&RealFs, conf, jail, option).to_string()
+    };
+    check(stream, &locate)
 }
 
 pub fn main() -> i32 {
@@ -147,7 +192,7 @@ pub fn main() -> i32 {
             }
         }
         if args.test {
-            let problems = check(&stream);
+            let problems = check_config(&args.common.conf, &stream);
             for p in &problems {
                 eprintln!("ERROR {p}");
             }

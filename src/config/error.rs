@@ -32,6 +32,12 @@ impl Location {
         self
     }
 
+    /// The file, when the value's own origin does not say it.
+    pub fn with_file(mut self, file: &std::path::Path) -> Self {
+        self.file.get_or_insert_with(|| file.to_path_buf());
+        self
+    }
+
     pub fn with_option(mut self, option: &str) -> Self {
         self.option = Some(option.to_string());
         self

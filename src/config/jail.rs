@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use super::definition::DefinitionReader;
-use super::error::ConfigError;
+use super::error::{ConfigError, Location};
 use super::filter::{FILTER_OPTIONS, apply_auto_options};
 use super::layered::{ConfigFs, read_layered};
 use super::omap::OrderedMap;
@@ -91,8 +91,9 @@ const JAIL_OPTIONS: [Spec; 29] = [
     ("journalmatch", Ty::Str, None),
 ];
 
-/// Options of an action file, in fail2ban's order.
-pub const ACTION_OPTIONS: [&str; 13] = [
+/// Options of an action file, in fail2ban's order, then ours
+/// (`actionban_batch`: see `action::Action::ban_batch`).
+pub const ACTION_OPTIONS: [&str; 14] = [
     "actionstart",
     "actionstart_on_demand",
     "actionstop",
@@ -106,6 +107,7 @@ pub const ACTION_OPTIONS: [&str; 13] = [
     "actionreban",
     "actionunban",
     "norestored",
+    "actionban_batch",
 ];
 
 const ACTION_BOOLS: [&str; 3] = [
@@ -238,6 +240,36 @@ pub fn early_options(
         s("syslogsocket", "auto"),
     ];
     get_options(&cfg, "Definition", &specs, warnings)
+}
+
+/// Where a jail's `option` is written, for a message about its value: the
+/// jail's section (or `[DEFAULT]`) in jail.conf/.local/jail.d, else, for an
+/// option of its filter (`failregex`, `datepattern`...), the filter file's
+/// `[Definition]`. Only the section and option when neither holds it.
+pub fn locate(fs: &dyn ConfigFs, basedir: &Path, jail: &str, option: &str) -> Location {
+    let unknown = Location::default().with_section(jail).with_option(option);
+    let Ok(cfg) = read_layered(fs, basedir, "jail") else {
+        return unknown;
+    };
+    let at = cfg.location(jail, option);
+    if at.file.is_some() {
+        return at;
+    }
+    let vars = [("__name__".to_string(), jail.to_string())];
+    let filter = cfg
+        .get(
+            jail,
+            "filter",
+            vars.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .ok()
+        .flatten()
+        .and_then(|spec| split_name_options(&spec).ok())
+        .and_then(|(name, _)| read_layered(fs, basedir, &format!("filter.d/{name}")).ok());
+    match filter.map(|f| f.location("Definition", option)) {
+        Some(at) if at.file.is_some() => at,
+        _ => unknown,
+    }
 }
 
 /// What to do with a jail whose log files are all missing.

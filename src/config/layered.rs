@@ -167,6 +167,25 @@ impl Reader<'_> {
                     if seen.contains(&r) {
                         continue;
                     }
+                    if seen.iter().any(|p| p == resource) {
+                        // This file includes itself again through its
+                        // `.local` (fail2ban recurses until Python's stack
+                        // gives out): say which files go round.
+                        let mut chain: Vec<String> = Vec::new();
+                        for p in seen.iter().chain([&resource.to_path_buf(), &r]) {
+                            let p = p.display().to_string();
+                            if chain.last() != Some(&p) {
+                                chain.push(p);
+                            }
+                        }
+                        return Err(ConfigError::BadValue {
+                            at: Box::new(alone.location("INCLUDES", opt).with_file(resource)),
+                            problem: format!(
+                                "include cycle: {}; remove one of these includes",
+                                chain.join(" -> ")
+                            ),
+                        });
+                    }
                     let mut s = seen.to_vec();
                     s.push(resource.to_path_buf());
                     list.extend(self.with_includes(&[r], &s)?);

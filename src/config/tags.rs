@@ -18,6 +18,12 @@ use super::omap::OrderedMap;
 /// fail2ban's `MAX_TAG_REPLACE_COUNT`.
 const MAX_REPLACE: usize = 25;
 
+/// The longest value a substitution may build. Each of the 25 allowed
+/// replacements replaces every occurrence, so tags that use one another
+/// twice double a value each time: fail2ban then runs out of memory; we
+/// refuse it as a recursion (found by fuzzing). Real values stay far below.
+const MAX_VALUE_LEN: usize = 1 << 20;
+
 /// The next `<name>` at or after byte `from` (`<([^ <>]+)>`), as
 /// (start, end, name).
 pub fn find_tag(value: &str, from: usize) -> Option<(usize, usize, &str)> {
@@ -96,7 +102,21 @@ where
                     m = find_tag(&value, end).map(|(s, e, n)| (s, e, n.to_string()));
                     continue;
                 };
-                value = value.replace(&format!("<{rtag}>"), &repl);
+                let pattern = format!("<{rtag}>");
+                let grown = value.matches(&pattern).count() * repl.len();
+                if value.len().saturating_add(grown) > MAX_VALUE_LEN {
+                    let mut cut = value.len().min(200);
+                    while !value.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    return Err(ConfigError::TagRecursion {
+                        at: Box::new(Location::default().with_option(tag)),
+                        tag: tag.clone(),
+                        found: rtag,
+                        value: format!("{}...", &value[..cut]),
+                    });
+                }
+                value = value.replace(&pattern, &repl);
                 *counts.entry(rtag).or_insert(0) += 1;
                 m = find_tag(&value, start).map(|(s, e, n)| (s, e, n.to_string()));
             }
@@ -131,6 +151,23 @@ mod tests {
 
     fn subst(pairs: &[(&str, &str)]) -> OrderedMap<String> {
         substitute_recursive_tags(&map(pairs), "", &HashSet::new(), |_| Ok(None)).expect("resolves")
+    }
+
+    #[test]
+    fn doubling_tags_stop_at_the_value_bound() {
+        let names: Vec<(String, String)> = (0..24)
+            .map(|i| (format!("t{i}"), format!("<t{0}><t{0}>", i + 1)))
+            .chain([("t24".to_string(), "x".repeat(100))])
+            .collect();
+        let pairs: Vec<(&str, &str)> = names
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let got = substitute_recursive_tags(&map(&pairs), "", &HashSet::new(), |_| Ok(None));
+        assert!(
+            matches!(got, Err(ConfigError::TagRecursion { .. })),
+            "{got:?}"
+        );
     }
 
     #[test]

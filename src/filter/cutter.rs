@@ -63,6 +63,7 @@ impl Prepared {
 
 /// The last date seen: its time and text. The text is shared only when a
 /// dateless line needs it, so a dated line costs no allocation.
+#[derive(Clone)]
 struct LastDate {
     time: f64,
     text: String,
@@ -87,6 +88,7 @@ impl LastDate {
 }
 
 /// A multi-pattern regex with its search cache, reused from line to line.
+#[derive(Clone)]
 struct Searcher {
     re: meta::Regex,
     cache: Cache,
@@ -119,6 +121,7 @@ impl Searcher {
 
 /// Which failregexes may match a line: the relaxed failregexes as one set
 /// and, for anchored failregexes, their literal prefixes as another.
+#[derive(Clone)]
 struct Prefilter {
     /// The failregexes' relaxed forms (see `pyre::relaxed`).
     relaxed: Vec<String>,
@@ -176,7 +179,7 @@ impl Prefilter {
 
 /// Dates plus the prefilter: one `RegexSet` of every failregex's relaxed
 /// form (see `pyre::relaxed`), run once per line.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct LineCutter {
     pub dates: Option<DateDetector>,
     last_date: Option<LastDate>,

@@ -93,6 +93,7 @@ impl std::fmt::Display for MatcherError {
 impl std::error::Error for MatcherError {}
 
 /// The compiled filter plus its line buffer and multi-line state.
+#[derive(Clone)]
 pub struct Matcher {
     pref: Option<Compiled>,
     /// The prefregex as two DFA searches, when its shape allows.
@@ -105,6 +106,8 @@ pub struct Matcher {
     /// Stage one: dates and the prefilter (see `cutter`).
     pub cutter: LineCutter,
     buffer: Vec<TupleLine>,
+    /// See `bounded_lines`.
+    bounded_lines: u64,
     mlfid: MlfidCache,
     /// Per failregex: every match is a no-failure that ends its multi-line
     /// id (`<F-NOFAIL>`/`<F-MLFGAINED>` with `<F-MLFFORGET>`). For an id
@@ -170,6 +173,7 @@ impl Matcher {
             })
             .collect();
         Ok(Matcher {
+            bounded_lines: 0,
             ends_quietly,
             pref,
             pref_split,
@@ -241,7 +245,13 @@ impl Matcher {
             self.find_failures(p.tuple(line), p, now, resolver, &mut out);
         }
         out.bound_hits = super::pyre::take_bound_hits();
+        self.bounded_lines += u64::from(out.bound_hits > 0);
         out
+    }
+
+    /// Lines so far on which a search gave up at the backtracking bound.
+    pub fn bounded_lines(&self) -> u64 {
+        self.bounded_lines
     }
 
     fn build_buf(lines: &[TupleLine], buf: &mut String) {

@@ -16,6 +16,7 @@ use super::failure::{FailData, TupleLine};
 const MAX_COUNT: usize = 100;
 const MAX_TIME: f64 = 300.0;
 
+#[derive(Clone)]
 struct Entry {
     /// Insertion number, to tell a live `order` slot from a stale one.
     seq: u64,
@@ -48,7 +49,7 @@ impl Hasher for Fnv {
 }
 
 /// The open multi-line ids: looked up by id, evicted oldest first.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct MlfidCache {
     map: HashMap<String, Entry, BuildHasherDefault<Fnv>>,
     order: VecDeque<(u64, String)>,

@@ -166,6 +166,9 @@ pub struct Restore {
     pub overall: Option<crate::jail::Overall>,
     /// How long earlier bans are remembered (`dbpurgeage`).
     pub history_max_age: Option<f64>,
+    /// The state file, saved before a new ban is acted on (none when the
+    /// state is not kept).
+    pub store: Option<Arc<super::state::Store>>,
 }
 
 /// Starts a jail from its configuration.
@@ -228,6 +231,8 @@ pub fn start(
     if jail.ignore.ignore_self {
         jail.ignore.own = self_addresses();
     }
+    // The saved bans are back before any line is read (see `acting`).
+    let restored = super::acting::restore_bans(&mut jail, restore.bans, SystemClock.now());
     let (to_actions, from_filter) = channel();
     let shared = Arc::new(Shared {
         name: spec.name.clone(),
@@ -316,7 +321,8 @@ pub fn start(
             super::acting::actions_loop(
                 &s2,
                 actions,
-                restore.bans,
+                restored,
+                restore.store.as_deref(),
                 from_filter,
                 &log,
                 runner.as_ref(),

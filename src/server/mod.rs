@@ -184,6 +184,7 @@ fn start_jails(
     log: &Arc<Logger>,
     runner: &Arc<dyn crate::action::runner::CommandRunner>,
     saved: &mut state::Saved,
+    store: Option<&Arc<state::Store>>,
 ) -> Vec<jailrt::Running> {
     let mut running = Vec::new();
     // One history for all jails when one of them counts bans over all.
@@ -217,6 +218,7 @@ fn start_jails(
                 .server
                 .get("dbpurgeage")
                 .and_then(|v| crate::jail::time::str2seconds(&v.text()).ok()),
+            store: store.cloned(),
         };
         log.log(
             "fail2ban.jail",
@@ -247,9 +249,21 @@ fn reload(
     ctl: &Control,
     log: &Arc<Logger>,
     runner: &Arc<dyn crate::action::runner::CommandRunner>,
+    store: Option<&Arc<state::Store>>,
 ) -> Result<(), String> {
     let (stream, warnings) = crate::client::read_stream(conf, crate::config::jail::Missing::Watch);
-    let stream = stream.map_err(|e| format!("Failed during configuration: {e}"))?;
+    let stream = stream.map_err(|e| {
+        format!("Failed during configuration: {e}; the running jails are kept as they are")
+    })?;
+    // A broken jail is not dropped from a running server (fail2ban would
+    // reload without it): the whole configuration is refused.
+    let problems = crate::client::check_config(conf, &stream);
+    if !problems.is_empty() {
+        return Err(format!(
+            "Configuration not reloaded, the running jails are kept as they are: {}",
+            problems.join("; ")
+        ));
+    }
     let g = gather(&stream);
     for w in &warnings {
         log.log("fail2ban.configreader", Level::Warning, w);
@@ -265,7 +279,7 @@ fn reload(
     for r in running.drain(..).rev() {
         r.stop();
     }
-    *running = start_jails(&g, log, runner, &mut saved);
+    *running = start_jails(&g, log, runner, &mut saved, store);
     if let Ok(mut j) = ctl.jails.write() {
         *j = running.iter().map(|r| r.shared.clone()).collect();
     }
@@ -315,12 +329,6 @@ fn ban_time_of(ban_times: &[(String, f64)], jail: &str) -> f64 {
         .iter()
         .find(|(n, _)| n == jail)
         .map_or(600.0, |(_, t)| *t)
-}
-
-/// The state of every jail as the state file holds it.
-fn collect_state(running: &[jailrt::Running]) -> String {
-    let (saved, ban_times) = collect_saved(running);
-    saved.to_text(|jail| ban_time_of(&ban_times, jail))
 }
 
 /// Re-runs this program in the foreground, detached, and waits until it
@@ -419,6 +427,15 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(&format!("Failed during configuration: {e}")),
     };
+    // What `fail2ban-client -t` reports stops the start: a jail that would
+    // be skipped leaves its service unprotected without anyone noticing.
+    let problems = crate::client::check_config(&args.common.conf, &stream);
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("ERROR {p}");
+        }
+        return fail("test configuration failed: the server does not start");
+    }
     let g = gather(&stream);
     let server_opt = |k: &str| g.server.get(k).map(Value::text);
     let level = args
@@ -487,7 +504,10 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
         );
         log.log("fail2ban.database", Level::Warning, &msg);
     }
-    let mut running = start_jails(&g, &log, &runner, &mut saved);
+    // Saved by this thread about once a second, and by a jail's actions
+    // thread before it acts on a new ban (see `state`).
+    let store = state_path.map(|p| Arc::new(state::Store::new(p)));
+    let mut running = start_jails(&g, &log, &runner, &mut saved, store.as_ref());
     let ctl = Arc::new(Control {
         jails: std::sync::RwLock::new(running.iter().map(|r| r.shared.clone()).collect()),
         log: log.clone(),
@@ -532,19 +552,17 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
             ),
         }
     }
-    let mut last_saved = String::new();
-    let mut save_state = |running: &[jailrt::Running]| {
-        let Some(path) = &state_path else { return };
-        let text = collect_state(running);
-        if text != last_saved {
-            match state::save(path, &text) {
-                Ok(()) => last_saved = text,
-                Err(e) => log.log(
-                    "fail2ban.database",
-                    Level::Error,
-                    &format!("Unable to save the state to {}: {e}", path.display()),
+    let save_state = |running: &[jailrt::Running]| {
+        let Some(store) = &store else { return };
+        if let Err(e) = store.save_all(running.iter().map(|r| &*r.shared)) {
+            log.log(
+                "fail2ban.database",
+                Level::Error,
+                &format!(
+                    "Unable to save the state to {}: {e}",
+                    store.path().display()
                 ),
-            }
+            );
         }
     };
     loop {
@@ -556,22 +574,25 @@ fn run(args: &Args, socket: &Path, pidfile: &Path, syslog_socket: &str) -> i32 {
             }
             Err(_) => break,
         };
-        match ev {
+        match &ev {
             Event::Signal(signal_hook::consts::SIGUSR1) => {
                 let _ = log.reopen();
             }
             // HUP reloads the configuration, as fail2ban's.
-            Event::Signal(signal_hook::consts::SIGHUP) => {
-                if let Err(e) = reload(&args.common.conf, &mut running, &ctl, &log, &runner) {
-                    log.log("fail2ban.server", Level::Error, &e);
-                }
-            }
-            Event::Reload(reply) => {
-                let r = reload(&args.common.conf, &mut running, &ctl, &log, &runner);
+            Event::Signal(signal_hook::consts::SIGHUP) | Event::Reload(_) => {
+                let r = reload(
+                    &args.common.conf,
+                    &mut running,
+                    &ctl,
+                    &log,
+                    &runner,
+                    store.as_ref(),
+                );
                 if let Err(e) = &r {
                     log.log("fail2ban.server", Level::Error, e);
                 }
-                if let Some(tx) = reply {
+                // Only a client's `reload` waits for the result.
+                if let Event::Reload(Some(tx)) = ev {
                     let _ = tx.send(r);
                 }
             }

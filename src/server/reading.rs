@@ -52,8 +52,11 @@ pub(super) fn filter_loop(
     let name = &shared.name;
     let mut lines = crate::watch::Lines::default();
     let mut processed: u64 = 0;
+    // The last read error logged per file: logged again only when it
+    // changes, so a file that stays unreadable does not flood the log.
+    let mut last_error: Vec<Option<String>> = vec![None; tails.len()];
     loop {
-        for t in tails.iter_mut() {
+        for (t, last_error) in tails.iter_mut().zip(last_error.iter_mut()) {
             // Until a file was first read to its end, its lines are old
             // news (fail2ban's initialisation): failures older than
             // findtime are skipped. After that, lines are new, and a date
@@ -62,11 +65,23 @@ pub(super) fn filter_loop(
             // in memory whole.
             loop {
                 let in_operation = t.in_operation;
-                let more = t.poll(&mut lines, BATCH).unwrap_or_else(|e| {
-                    let msg = format!("[{name}] {}: {e}", t.path.display());
-                    log.log("fail2ban.filter", Level::Error, &msg);
-                    false
-                });
+                let more = match t.poll(&mut lines, BATCH) {
+                    Ok(more) => {
+                        *last_error = None;
+                        more
+                    }
+                    Err(e) => {
+                        let msg = format!("[{name}] {}: {e}", t.path.display());
+                        if last_error.as_deref() != Some(msg.as_str()) {
+                            log.log("fail2ban.filter", Level::Error, &msg);
+                            *last_error = Some(msg);
+                        }
+                        false
+                    }
+                };
+                for w in t.take_warnings() {
+                    log.log("fail2ban.filter", Level::Warning, &format!("[{name}] {w}"));
+                }
                 process(
                     shared,
                     &mut matcher,
@@ -76,15 +91,18 @@ pub(super) fn filter_loop(
                     log,
                 );
                 log.flush();
+                // The position moves only after the lines before it were
+                // counted, so a saved position never runs ahead of the
+                // bans they made (see `state`).
+                if let (Some(p), Ok(mut all)) = (t.position(), shared.positions.lock()) {
+                    let path = t.path.display().to_string();
+                    match all.iter_mut().find(|(f, _)| *f == path) {
+                        Some(slot) => slot.1 = p,
+                        None => all.push((path, p)),
+                    }
+                }
                 if !more {
                     break;
-                }
-            }
-            if let (Some(p), Ok(mut all)) = (t.position(), shared.positions.lock()) {
-                let path = t.path.display().to_string();
-                match all.iter_mut().find(|(f, _)| *f == path) {
-                    Some(slot) => slot.1 = p,
-                    None => all.push((path, p)),
                 }
             }
         }
@@ -132,6 +150,29 @@ fn ignored_by_command(shared: &Shared, id: &str, log: &Logger) -> bool {
     }
 }
 
+/// A line on which a regex search gave up at its backtracking bound (see
+/// `filter::pyre`): taken as not matching that regex. Said for the 1st,
+/// 10th, 100th... such line, so a flood of crafted lines cannot flood the
+/// log; the line is shown escaped and cut.
+fn report_bounded(jail: &str, count: u64, line: &str, log: &Logger) {
+    let mut n = count;
+    while n.is_multiple_of(10) && n > 1 {
+        n /= 10;
+    }
+    if n != 1 {
+        return;
+    }
+    let shown: String = line.chars().take(200).collect();
+    log.log(
+        "fail2ban.filter",
+        Level::Warning,
+        &format!(
+            "[{jail}] {count} line(s) so far took a regex search past its backtracking bound \
+             and were taken as not matching it; the last: {shown:?}"
+        ),
+    );
+}
+
 /// What the filter thread needs to count one line's failures.
 struct Counting<'a> {
     shared: &'a Shared,
@@ -154,6 +195,9 @@ fn process(
     let mut c = Counting::new(shared, log, in_operation, processed);
     for line in lines.iter() {
         let out = matcher.process_line(line, c.now, &NoResolver);
+        if out.bound_hits > 0 {
+            report_bounded(&shared.name, matcher.bounded_lines(), line, log);
+        }
         c.count(out.failures);
     }
     lines.clear();
@@ -265,6 +309,9 @@ pub(super) fn journal_loop(
             Ok(Msg::Entry(e)) => {
                 let mut c = Counting::new(shared, log, in_operation, &mut processed);
                 let out = matcher.process_dated(&e.line, e.time, c.now, &NoResolver);
+                if out.bound_hits > 0 {
+                    report_bounded(&shared.name, matcher.bounded_lines(), &e.line, log);
+                }
                 c.count(out.failures);
                 log.flush();
             }

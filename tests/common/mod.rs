@@ -35,15 +35,34 @@ pub fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
-/// `n` sshd "Failed password" lines for `ip`, dated now (so a server takes
-/// them as new failures).
-pub fn failures(ip: &str, n: usize) -> String {
+/// The syslog date of now (`Nov 28 14:05:09`), as `date` prints it.
+pub fn stamp_now() -> String {
     let out = Command::new("date")
         .env("LC_ALL", "C")
         .arg("+%b %e %H:%M:%S")
         .output()
         .expect("date");
-    let stamp = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Writes `conf/fail2ban.conf` for a server of the test's own: its log
+/// (INFO), socket, pid file and state kept in `dir`.
+pub fn server_conf(conf: &Path, dir: &Path) {
+    let d = dir.display();
+    fs::write(
+        conf.join("fail2ban.conf"),
+        format!(
+            "[Definition]\nloglevel = INFO\nlogtarget = {d}/f2b.log\nsocket = {d}/f2b.sock\n\
+             pidfile = {d}/f2b.pid\ndbfile = {d}/state\n"
+        ),
+    )
+    .expect("fail2ban.conf");
+}
+
+/// `n` sshd "Failed password" lines for `ip`, dated now (so a server takes
+/// them as new failures).
+pub fn failures(ip: &str, n: usize) -> String {
+    let stamp = stamp_now();
     (0..n)
         .map(|k| {
             format!(
@@ -223,4 +242,105 @@ pub fn private_conf(
     .expect("fail2ban.local");
     fs::write(conf.join("jail.local"), jail_local).expect("jail.local");
     conf
+}
+
+/// A private server configuration in `dir` for the robustness tests: the
+/// shipped sshd filter, an `sshd` jail on `dir/auth.log` with `jail_extra`
+/// lines (maxretry, bantime...), and an action `record` that appends
+/// `start`, `ban <ip> restored=<0|1>` and `unban <ip>` lines to
+/// `dir/actions.txt`. The server logs to `dir/f2b.log`, keeps its state
+/// in `dir/f2b.db.ferroban`.
+pub fn record_conf(dir: &Path, jail_extra: &str) {
+    fs::create_dir_all(dir.join("action.d")).expect("dir");
+    fs::create_dir_all(dir.join("filter.d")).expect("dir");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/fail2ban/filter.d");
+    for f in ["common.conf", "sshd.conf"] {
+        fs::copy(shipped.join(f), dir.join("filter.d").join(f)).expect("filter");
+    }
+    let d = dir.display();
+    fs::write(
+        dir.join("fail2ban.conf"),
+        format!(
+            "[Definition]\nlogtarget = {d}/f2b.log\nsocket = {d}/f2b.sock\npidfile = {d}/f2b.pid\n\
+             dbfile = {d}/f2b.db\n"
+        ),
+    )
+    .expect("fail2ban.conf");
+    fs::write(
+        dir.join("jail.conf"),
+        format!(
+            "[sshd]\nenabled = true\nfilter = sshd\nlogpath = {d}/auth.log\naction = record\n\
+             {jail_extra}\n"
+        ),
+    )
+    .expect("jail.conf");
+    fs::write(
+        dir.join("action.d/record.conf"),
+        format!(
+            "[Definition]\nactionstart = echo start >> {d}/actions.txt\n\
+             actionban = echo \"ban <ip> restored=<restored>\" >> {d}/actions.txt\n\
+             actionunban = echo \"unban <ip>\" >> {d}/actions.txt\n"
+        ),
+    )
+    .expect("action");
+}
+
+/// The number after `label` ("Total failed:") in a `status <jail>` text.
+pub fn status_number(status: &str, label: &str) -> Option<u64> {
+    let rest = &status[status.find(label)? + label.len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// The addresses of the `Banned IP list:` line of a `status <jail>` text.
+pub fn banned_list(status: &str) -> Vec<String> {
+    status
+        .lines()
+        .find_map(|l| l.split_once("Banned IP list:"))
+        .map(|(_, ips)| ips.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The pid in `dir/f2b.pid`, if it holds one.
+pub fn server_pid(dir: &Path) -> Option<i32> {
+    fs::read_to_string(dir.join("f2b.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// An sshd failure line for `ip` dated now, with `n` in its port so each
+/// line is its own.
+pub fn failure_line(ip: &str, n: u64) -> String {
+    let stamp = stamp_now();
+    format!(
+        "{stamp} host sshd[{}]: Failed password for root from {ip} port {} ssh2\n",
+        1000 + n % 30000,
+        1024 + n % 60000
+    )
+}
+
+/// Kills the server whose pid file is in its directory when dropped, if
+/// it still runs: a failed test (or a `stop` that timed out) leaves no
+/// server behind. Declare it after the `TempDir`, so it goes first.
+pub struct ServerGuard(pub std::path::PathBuf);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        use nix::sys::signal::{Signal, kill};
+        let Some(pid) = server_pid(&self.0) else {
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(pid);
+        if kill(pid, Signal::SIGKILL).is_ok() {
+            let start = Instant::now();
+            while Path::new(&format!("/proc/{pid}")).exists()
+                && !fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"))
+                && start.elapsed() < Duration::from_secs(5)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
 }

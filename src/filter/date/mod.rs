@@ -123,6 +123,7 @@ impl fmt::Display for DateError {
 
 impl std::error::Error for DateError {}
 
+#[derive(Clone)]
 pub struct DateDetector {
     entries: Vec<Entry>,
     names: HashSet<String>,
@@ -147,7 +148,7 @@ pub struct DateDetector {
 /// The conversion depends on the template, the matched text and the
 /// local "now" (year inference, time zone), which is taken per second: the
 /// key holds all three.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct TimeMemo {
     template: usize,
     second: i64,

@@ -11,6 +11,7 @@ use super::DateDetector;
 use super::template::{Hit, Template};
 
 /// A template as one detector uses it (fail2ban's `DateDetectorTemplate`).
+#[derive(Clone)]
 pub(super) struct Entry {
     pub(super) tpl: Template,
     /// Lines this template won.

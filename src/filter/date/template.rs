@@ -48,12 +48,14 @@ enum Kind {
     Tai64n,
 }
 
+#[derive(Clone)]
 struct Compiled {
     re: PyRegex,
     /// Named date groups in group order.
     fields: Vec<(usize, Key)>,
 }
 
+#[derive(Clone)]
 pub(crate) struct Template {
     pub recipe: Recipe,
     pub name: String,
