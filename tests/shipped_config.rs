@@ -457,26 +457,42 @@ fn nftables_multiport_and_iptables_allports_ban_unban_and_stop() {
     assert!(!ipt6().contains("f2b-sshd-all"), "{}", ipt6());
 }
 
-/// 4. Bans restored at start go to the nftables set in batches: 1,100
-///    addresses come back with one `nft add element` per family and 1,000
-///    addresses (fail2ban runs one command per ban: hours for 20,000, its
-///    issue #3088). A wrapper around `nft` counts the commands.
-#[test]
-fn nftables_restores_bans_in_batches() {
-    if !is_root() || !have("ip") || !have("nft") {
-        eprintln!("skipping: needs root, ip and nft (apt-get install -y iproute2 nftables)");
+/// 4. Bans restored at start go to the firewall's set in batches: 1,100
+///    addresses come back with one command per family and 1,000 addresses
+///    (fail2ban runs one command per ban: hours for 20,000, its issue
+///    #3088). A wrapper around the set tool counts the commands.
+struct BatchCase {
+    tag: &'static str,
+    /// The program the action runs for its set, and the option naming it.
+    tool: &'static str,
+    option: &'static str,
+    action: &'static str,
+    /// How the wrapper's log shows a batch command.
+    batch: &'static str,
+    /// The commands listing the IPv4 and IPv6 sets.
+    list4: &'static [&'static str],
+    list6: &'static [&'static str],
+}
+
+fn restores_bans_in_batches(case: &BatchCase) {
+    if !is_root() || !have("ip") || !have(case.tool) {
+        eprintln!(
+            "skipping: needs root, ip and {} (apt-get install -y iproute2 nftables ipset iptables)",
+            case.tool
+        );
         return;
     }
-    let tmp = TempDir::new("shipped-nft-batch");
+    let tmp = TempDir::new(&format!("shipped-batch-{}", case.tag));
     let log = tmp.0.join("auth.log");
     append(&log, "");
-    let calls = tmp.0.join("nft-calls");
-    let wrapper = tmp.0.join("nft");
+    let calls = tmp.0.join("calls");
+    let wrapper = tmp.0.join(case.tool);
     fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" | cut -c1-40 >> {}\nexec nft \"$@\"\n",
-            calls.display()
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" | cut -c1-40 >> {}\nexec {} \"$@\"\n",
+            calls.display(),
+            case.tool
         ),
     )
     .expect("wrapper");
@@ -489,18 +505,19 @@ fn nftables_restores_bans_in_batches() {
         &tmp.0,
         &format!(
             "[sshd]\nenabled = true\nlogpath = {}\nbantime = 1d\n\
-             action = nftables-multiport[name=sshd, nftables={}]\n",
+             action = {}[name=sshd, {}={}]\n",
             log.display(),
+            case.action,
+            case.option,
             wrapper.display()
         ),
     );
-    let ns = netns_with_net0(&format!("f2bnb{}", std::process::id()));
+    let ns = netns_with_net0(&format!("f2bb{}{}", case.tag, std::process::id()));
     let v6: Vec<String> = (1..=1000).map(|i| format!("2001:db8:5::{i:x}")).collect();
     let v4: Vec<String> = (1..=100).map(|i| format!("192.0.2.{i}")).collect();
-    let count = |set: &str, needle: &str| {
-        ns.stdout(&["nft", "list", "set", "inet", "f2b-table", set])
-            .matches(needle)
-            .count()
+    let all_in = || {
+        ns.stdout(case.list6).matches("2001:db8:5::").count() == 1000
+            && ns.stdout(case.list4).matches("192.0.2.").count() == 100
     };
     let server = Server::start(&conf, Some(&ns.name), &tmp.0);
     for chunk in v6.chunks(250).chain(v4.chunks(100)) {
@@ -508,24 +525,50 @@ fn nftables_restores_bans_in_batches() {
         args.extend(chunk.iter().map(String::as_str));
         common::client(CLIENT, &conf, &args);
     }
-    wait_until("the bans", &tmp.0, || {
-        count("addr6-set-sshd", "2001:db8:5::") == 1000 && count("addr-set-sshd", "192.0.2.") == 100
-    });
-    // Let the state be saved, then stop: the set goes with the jail.
+    wait_until("the bans", &tmp.0, all_in);
+    // Let the state be saved, then stop: the sets go with the jail.
     std::thread::sleep(Duration::from_millis(1500));
     server.stop();
     fs::write(&calls, "").expect("reset the count");
 
     let server = Server::start(&conf, Some(&ns.name), &tmp.0);
-    wait_until("the restored bans", &tmp.0, || {
-        count("addr6-set-sshd", "2001:db8:5::") == 1000 && count("addr-set-sshd", "192.0.2.") == 100
-    });
+    wait_until("the restored bans", &tmp.0, all_in);
     let ran = fs::read_to_string(&calls).expect("calls");
-    let adds = ran.lines().filter(|l| l.starts_with("add element")).count();
-    assert_eq!(adds, 2, "one command per family and 1,000 addresses: {ran}");
+    let batches = ran.lines().filter(|l| l.starts_with(case.batch)).count();
+    assert_eq!(
+        batches, 2,
+        "{}: one command per family and 1,000 addresses: {ran}",
+        case.tag
+    );
     let status = common::client(CLIENT, &conf, &["status", "sshd"]);
     assert!(status.contains("Currently banned:\t1100"), "{status}");
     server.stop();
+}
+
+#[test]
+fn nftables_restores_bans_in_batches() {
+    restores_bans_in_batches(&BatchCase {
+        tag: "nft",
+        tool: "nft",
+        option: "nftables",
+        action: "nftables-multiport",
+        batch: "add element",
+        list4: &["nft", "list", "set", "inet", "f2b-table", "addr-set-sshd"],
+        list6: &["nft", "list", "set", "inet", "f2b-table", "addr6-set-sshd"],
+    });
+}
+
+#[test]
+fn ipset_restores_bans_in_batches() {
+    restores_bans_in_batches(&BatchCase {
+        tag: "ipset",
+        tool: "ipset",
+        option: "ipset",
+        action: "iptables-ipset",
+        batch: "-exist restore",
+        list4: &["ipset", "list", "f2b-sshd"],
+        list6: &["ipset", "list", "f2b6-sshd"],
+    });
 }
 
 /// A fake sendmail that keeps each mail (its arguments, then what it read)
