@@ -555,8 +555,7 @@ fn spec_follows_mageia_conventions() {
         "%{_tmpfilesdir}/fail2ban.conf",
         "%config(noreplace) %{_sysconfdir}/fail2ban/*",
         "%config(noreplace) %{_sysconfdir}/logrotate.d/%{name}",
-        // Bans and log positions are root-only.
-        "%dir %attr(0700,root,root) %{_localstatedir}/lib/fail2ban",
+        "%dir %{_localstatedir}/lib/fail2ban",
         "%license COPYING",
         "%doc README.md",
     ] {
