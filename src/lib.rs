@@ -12,6 +12,8 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jail;
 pub mod mail;
 pub(crate) mod py;

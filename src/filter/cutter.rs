@@ -475,7 +475,7 @@ fn required_literals(pattern: &str) -> Vec<String> {
 /// The relaxed failregexes as one set. ASCII classes keep the automaton
 /// small; the set is only consulted for ASCII lines, where ASCII and
 /// Unicode classes agree.
-fn relaxed_set(relaxed: &[String]) -> Option<meta::Regex> {
+pub(crate) fn relaxed_set(relaxed: &[String]) -> Option<meta::Regex> {
     meta::Regex::builder()
         .configure(
             meta::Config::new()

@@ -439,6 +439,9 @@ struct Translator<'a> {
     relaxed: bool,
     /// Open groups; true for a conditional (relaxed mode closes it with `|)`).
     open: Vec<bool>,
+    /// The last item was an anchor (`^`, `$`, `\A`, `\Z`, `\b`, `\B`),
+    /// which Python refuses to repeat.
+    after_anchor: bool,
 }
 
 /// True when every match of `py` (compiled without MULTILINE) starts at
@@ -538,6 +541,7 @@ impl<'a> Translator<'a> {
             names: Vec::new(),
             relaxed,
             open: Vec::new(),
+            after_anchor: false,
         }
     }
 
@@ -567,6 +571,7 @@ impl<'a> Translator<'a> {
 
     fn run(&mut self) -> Result<(), PyReError> {
         while let Some(c) = self.peek(0) {
+            let after_anchor = std::mem::take(&mut self.after_anchor);
             match c {
                 '\\' => self.escape(false)?,
                 '[' => self.class()?,
@@ -580,15 +585,25 @@ impl<'a> Translator<'a> {
                         ")"
                     });
                 }
-                '^' if self.relaxed => self.pos += 1,
-                '$' if self.relaxed => self.pos += 1,
-                '{' => self.brace(),
+                '^' => {
+                    if !self.relaxed {
+                        self.out.push('^');
+                    }
+                    self.pos += 1;
+                    self.after_anchor = true;
+                }
+                '$' if self.relaxed => {
+                    self.pos += 1;
+                    self.after_anchor = true;
+                }
+                '{' => self.brace(after_anchor)?,
                 '}' => {
                     self.out.push_str("\\}");
                     self.pos += 1;
                 }
                 '$' => {
                     self.pos += 1;
+                    self.after_anchor = true;
                     if self.multiline {
                         self.out.push_str("(?m:$)");
                     } else {
@@ -601,6 +616,7 @@ impl<'a> Translator<'a> {
                         }
                     }
                 }
+                '*' | '+' | '?' if after_anchor => return Err(self.invalid("nothing to repeat")),
                 '*' | '+' | '?' => {
                     self.out.push(c);
                     self.pos += 1;
@@ -639,7 +655,8 @@ impl<'a> Translator<'a> {
     }
 
     /// `{m,n}` when it is a quantifier for Python, else a literal brace.
-    fn brace(&mut self) {
+    /// `after_anchor`: what precedes cannot be repeated.
+    fn brace(&mut self, after_anchor: bool) -> Result<(), PyReError> {
         let rest: String = self.chars[self.pos..].iter().take(24).collect();
         let bytes = rest.as_bytes();
         let mut i = 1;
@@ -662,7 +679,10 @@ impl<'a> Translator<'a> {
         if !valid {
             self.out.push_str("\\{");
             self.pos += 1;
-            return;
+            return Ok(());
+        }
+        if after_anchor {
+            return Err(self.invalid("nothing to repeat"));
         }
         let lo = if lo.is_empty() { "0" } else { lo };
         match hi {
@@ -672,6 +692,7 @@ impl<'a> Translator<'a> {
         }
         self.pos += i + 1;
         self.quantifier_suffix();
+        Ok(())
     }
 
     fn escape(&mut self, in_class: bool) -> Result<(), PyReError> {
@@ -679,6 +700,7 @@ impl<'a> Translator<'a> {
             return Err(self.invalid("bad escape (end of pattern)"));
         };
         self.pos += 2;
+        self.after_anchor = !in_class && matches!(c, 'A' | 'b' | 'B' | 'Z');
         match c {
             // Anchors and boundaries only narrow matches.
             'A' | 'b' | 'B' | 'Z' if !in_class && self.relaxed => {}
@@ -1021,6 +1043,24 @@ mod tests {
         let re = PyRegex::new(p).unwrap();
         re.captures(text)
             .and_then(|c| c.text(0).map(str::to_string))
+    }
+
+    #[test]
+    fn repeated_anchors_are_refused_as_python_does() {
+        // Python: "nothing to repeat". Found by fuzzing: `^?x` was taken
+        // as anchored at the start while it also matches elsewhere.
+        for p in [r"^?x", r"^*", r"a$+", r"\b?x", r"\A{2}", r"x|\Z??", r"(^?)"] {
+            assert!(translate(p, Dollar::Exact).is_err(), "{p}");
+            assert!(
+                relaxed(p)
+                    .and_then(|r| regex::Regex::new(&r).ok())
+                    .is_none(),
+                "{p}"
+            );
+        }
+        for p in [r"(?:^)?x", r"^{x}", r"^\??", r"[\b]?", r"\\b?"] {
+            assert!(translate(p, Dollar::Exact).is_ok(), "{p}");
+        }
     }
 
     #[test]

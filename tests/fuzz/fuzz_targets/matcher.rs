@@ -1,0 +1,8 @@
+//! Fuzz target: the line matcher (the shipped sshd filter reading the input as a log).
+//! The body lives in `ferroban::fuzzing` so tests/fuzz_regressions.rs replays
+//! the corpus and crashes through the same code on stable Rust.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| ferroban::fuzzing::matcher(data));
