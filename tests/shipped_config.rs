@@ -474,6 +474,27 @@ struct BatchCase {
     list6: &'static [&'static str],
 }
 
+/// A script `dir/<tool>` that notes the start of its arguments in
+/// `dir/calls`, then runs `tool`: (the script, the notes).
+fn counting_wrapper(dir: &Path, tool: &str) -> (PathBuf, PathBuf) {
+    let calls = dir.join("calls");
+    let wrapper = dir.join(tool);
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" | cut -c1-40 >> {}\nexec {tool} \"$@\"\n",
+            calls.display()
+        ),
+    )
+    .expect("wrapper");
+    fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    (wrapper, calls)
+}
+
 fn restores_bans_in_batches(case: &BatchCase) {
     if !is_root() || !have("ip") || !have(case.tool) {
         eprintln!(
@@ -485,22 +506,7 @@ fn restores_bans_in_batches(case: &BatchCase) {
     let tmp = TempDir::new(&format!("shipped-batch-{}", case.tag));
     let log = tmp.0.join("auth.log");
     append(&log, "");
-    let calls = tmp.0.join("calls");
-    let wrapper = tmp.0.join(case.tool);
-    fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" | cut -c1-40 >> {}\nexec {} \"$@\"\n",
-            calls.display(),
-            case.tool
-        ),
-    )
-    .expect("wrapper");
-    fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
+    let (wrapper, calls) = counting_wrapper(&tmp.0, case.tool);
     let conf = private_conf(
         &tmp.0,
         &format!(
@@ -569,6 +575,76 @@ fn ipset_restores_bans_in_batches() {
         list4: &["ipset", "list", "f2b-sshd"],
         list6: &["ipset", "list", "f2b6-sshd"],
     });
+}
+
+/// 5. Shorewall with its dynamic blacklist in an ipset: a ban from the log
+///    lands in SW_DBL4, `shorewall allow` (the wiki's way) lifts it, and
+///    700 bans restored at start go in with one `ipset restore`.
+#[test]
+fn shorewall_ipset_bans_and_restores_in_one_batch() {
+    if !is_root() || !have("ip") || !have("shorewall") || !have("ipset") {
+        eprintln!(
+            "skipping: needs root, ip, shorewall and ipset (apt-get install -y iproute2 shorewall ipset)"
+        );
+        return;
+    }
+    if !Path::new(SHOREWALL_EXAMPLE).is_dir() {
+        eprintln!("skipping: needs Shorewall's example configuration in {SHOREWALL_EXAMPLE}");
+        return;
+    }
+    let tmp = TempDir::new("shipped-shorewall-ipset");
+    let log = tmp.0.join("auth.log");
+    append(&log, "");
+    let (wrapper, calls) = counting_wrapper(&tmp.0, "ipset");
+    let conf = private_conf(
+        &tmp.0,
+        &format!(
+            "[sshd]\nenabled = true\nlogpath = {}\nmaxretry = 3\nbantime = 1d\n\
+             action = shorewall-ipset[ipset={}]\n",
+            log.display(),
+            wrapper.display()
+        ),
+    );
+    let mut ns = netns_with_net0(&format!("f2bswi{}", std::process::id()));
+    ns.start_shorewall_with("net0", &tmp.0.join("shorewall-var"), "ipset-only:SW_DBL4");
+    let members = || ns.stdout(&["ipset", "list", "SW_DBL4"]);
+    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    append(&log, &failures("192.0.2.2", 3));
+    wait_until("the ban in SW_DBL4", &tmp.0, || {
+        members().contains("192.0.2.2 ")
+    });
+    let out = ns.run(&["shorewall", "allow", "192.0.2.2"]);
+    assert!(out.status.success(), "shorewall allow");
+    assert!(!members().contains("192.0.2.2 "), "{}", members());
+
+    let many: Vec<String> = ["198.51.100", "203.0.113"]
+        .iter()
+        .flat_map(|net| (1..=250).map(move |i| format!("{net}.{i}")))
+        .chain((10..=209).map(|i| format!("192.0.2.{i}")))
+        .collect();
+    for chunk in many.chunks(350) {
+        let mut args = vec!["set", "sshd", "banip"];
+        args.extend(chunk.iter().map(String::as_str));
+        common::client(CLIENT, &conf, &args);
+    }
+    let all_in = || members().matches(" timeout ").count() >= 700;
+    wait_until("the bans", &tmp.0, all_in);
+    std::thread::sleep(Duration::from_millis(1500));
+    server.stop();
+    // The set outlives the jail (it is Shorewall's): empty it, then
+    // check that the restart fills it again.
+    assert!(ns.run(&["ipset", "flush", "SW_DBL4"]).status.success());
+    fs::write(&calls, "").expect("reset the count");
+    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    wait_until("the restored bans", &tmp.0, all_in);
+    let ran = fs::read_to_string(&calls).expect("calls");
+    let batches = ran
+        .lines()
+        .filter(|l| l.starts_with("-exist restore"))
+        .count();
+    let singles = ran.lines().filter(|l| l.starts_with("-exist add")).count();
+    assert_eq!((batches, singles), (1, 0), "{ran}");
+    server.stop();
 }
 
 /// A fake sendmail that keeps each mail (its arguments, then what it read)

@@ -79,6 +79,12 @@ impl Netns {
     /// Starts Shorewall on the one-interface example (interface `iface`,
     /// ssh open, stock blacklist settings), its state kept in `vardir`.
     pub fn start_shorewall(&mut self, iface: &str, vardir: &Path) {
+        self.start_shorewall_with(iface, vardir, "Yes");
+    }
+
+    /// `start_shorewall` with `DYNAMIC_BLACKLIST` set to `dynamic` (e.g.
+    /// `ipset-only:SW_DBL4`, the blacklist kept in an ipset).
+    pub fn start_shorewall_with(&mut self, iface: &str, vardir: &Path, dynamic: &str) {
         let cfg = self.etc().join("shorewall");
         self.shorewall = true;
         fs::create_dir_all(&cfg).expect("/etc/netns/<ns>/shorewall");
@@ -101,7 +107,11 @@ impl Netns {
                 }
                 "rules" => body.push_str("\nACCEPT\tnet\t$FW\ttcp\t22\n"),
                 "shorewall.conf" => {
-                    body = body.replace("STARTUP_ENABLED=No", "STARTUP_ENABLED=Yes")
+                    body = body.replace("STARTUP_ENABLED=No", "STARTUP_ENABLED=Yes");
+                    body = body.replace(
+                        "\nDYNAMIC_BLACKLIST=Yes\n",
+                        &format!("\nDYNAMIC_BLACKLIST={dynamic}\n"),
+                    );
                 }
                 _ => {}
             }
