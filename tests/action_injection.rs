@@ -71,7 +71,7 @@ fn probe_server(
     dir: &std::path::Path,
     filters: &std::path::Path,
     ban: &str,
-) -> (std::path::PathBuf, std::process::Child) {
+) -> (std::path::PathBuf, common::server::Foreground) {
     let conf = dir.join("etc");
     fs::create_dir_all(conf.join("action.d")).expect("action.d");
     common::copy_dir(filters, &conf.join("filter.d"));
@@ -90,17 +90,7 @@ fn probe_server(
     )
     .expect("jail.conf");
     common::append(&dir.join("auth.log"), "");
-    let server = std::process::Command::new(env!("CARGO_BIN_EXE_fail2ban-server"))
-        .arg("-c")
-        .arg(&conf)
-        .args(["-f", "start"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("server");
-    common::wait_for("the server", || {
-        common::client(CLIENT, &conf, &["ping"]).contains("pong")
-    });
+    let server = common::server::Foreground::start(&conf, None, dir);
     (conf, server)
 }
 
@@ -119,7 +109,7 @@ fn the_server_passes_captures_to_actions_as_data() {
     let dir = &tmp.0;
     let (out, marker) = (dir.join("out"), dir.join("pwned"));
     let ban = format!("printf '%%s %%s\\n' <ip> <F-USER> >> {}", out.display());
-    let (conf, mut server) = probe_server(dir, &shipped_filters(), &ban);
+    let (_conf, server) = probe_server(dir, &shipped_filters(), &ban);
     let user = format!("$(touch${{IFS}}{})", marker.display());
     let lines = common::failures("192.0.2.9", 3)
         .replace("for root from", &format!("for invalid user {user} from"));
@@ -127,8 +117,7 @@ fn the_server_passes_captures_to_actions_as_data() {
     common::wait_for("the ban", || {
         fs::read_to_string(&out).is_ok_and(|s| !s.is_empty())
     });
-    common::client(CLIENT, &conf, &["stop"]);
-    let _ = server.wait();
+    server.stop();
     assert_eq!(
         fs::read_to_string(&out).expect("out"),
         format!("192.0.2.9 {user}\n")
@@ -162,7 +151,7 @@ fn hostile_names_through_a_real_server() {
              printf 'im=%%s\\n' '<ipmatches>' >> {o}",
             o = out.display()
         );
-        let (conf, mut server) = probe_server(dir, &filters, &ban);
+        let (conf, server) = probe_server(dir, &filters, &ban);
         let hostile = [
             format!("$(touch${{IFS}}{m})"),
             format!("`touch${{IFS}}{m}`"),
@@ -194,8 +183,7 @@ fn hostile_names_through_a_real_server() {
                 && text.contains("ip=192.0.2.60 ")
         });
         let status = common::client(CLIENT, &conf, &["status", "sshd"]);
-        common::client(CLIENT, &conf, &["stop"]);
-        let _ = server.wait();
+        server.stop();
         let text = fs::read_to_string(&out).expect("out");
         assert!(!marker.exists(), "{what}: a user name ran as a command");
         // The name itself (with the planted address) is data and arrives

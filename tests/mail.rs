@@ -16,6 +16,8 @@
 //! missing; CI is root and installs both.
 
 mod common;
+
+use common::server::Foreground;
 use common::{TempDir, unquote_printable};
 
 use common::{append, failures};
@@ -23,11 +25,8 @@ use common::{append, failures};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SERVER: &str = env!("CARGO_BIN_EXE_fail2ban-server");
-const CLIENT: &str = env!("CARGO_BIN_EXE_fail2ban-client");
 const SENDMAIL: &str = "/usr/sbin/sendmail";
 const ROOT_MAILBOX: &str = "/var/mail/root";
 
@@ -64,57 +63,6 @@ fn wait_until(what: &str, dir: &Path, secs: u64, mut ok: impl FnMut() -> bool) {
 
 fn server_log(dir: &Path) -> String {
     fs::read_to_string(dir.join("f2b.log")).unwrap_or_default()
-}
-
-/// Our server in the foreground, stopped (or killed) at the end.
-struct Server {
-    child: Child,
-    conf: PathBuf,
-}
-
-impl Server {
-    fn start(conf: &Path, dir: &Path) -> Server {
-        let child = Command::new(SERVER)
-            .arg("-c")
-            .arg(conf)
-            .args(["-f", "start"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server starts");
-        let s = Server {
-            child,
-            conf: conf.to_path_buf(),
-        };
-        wait_until("the server", dir, 20, || {
-            common::client(CLIENT, conf, &["ping"]).contains("pong")
-        });
-        s
-    }
-
-    /// `fail2ban-client stop`; returns how long the server took to end.
-    fn stop(mut self) -> Duration {
-        let start = Instant::now();
-        let out = common::client(CLIENT, &self.conf, &["stop"]);
-        assert!(out.contains("Shutdown successful"), "{out}");
-        while self.child.try_wait().expect("wait").is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "the server did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        start.elapsed()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// A jail on `log` that bans after 3 failures with the dummy action
@@ -185,7 +133,7 @@ fn dma_delivers_the_ban_mail_to_root() {
         ),
     );
     let from = fs::metadata(ROOT_MAILBOX).map(|m| m.len()).unwrap_or(0);
-    let server = Server::start(&conf, &tmp.0);
+    let server = Foreground::start(&conf, None, &tmp.0);
     let started = format!("Subject: [Fail2Ban] {name}: started on ");
     wait_until("the start mail in /var/mail/root", &tmp.0, 20, || {
         appended(ROOT_MAILBOX, from).contains(&started)
@@ -250,7 +198,7 @@ fn a_hung_sendmail_delays_no_ban() {
             &format!("sendmail[name=Hung, mailcmd={}, timeout=2]", hung.display()),
         ),
     );
-    let server = Server::start(&conf, &tmp.0);
+    let server = Foreground::start(&conf, None, &tmp.0);
     // The start mail is in sendmail's hands, and stays there.
     wait_until("the hung start mail", &tmp.0, 20, || pids.exists());
     let t0 = Instant::now();
@@ -306,7 +254,7 @@ fn a_missing_sendmail_leaves_the_mail_in_the_log() {
             "sendmail[name=Gone, dest=root, sender=fail2ban@localhost, mailcmd=/nonexistent/sendmail]",
         ),
     );
-    let server = Server::start(&conf, &tmp.0);
+    let server = Foreground::start(&conf, None, &tmp.0);
     append(&log, &failures("192.0.2.32", 3));
     wait_until("the ban", &tmp.0, 20, || banned(&dummy, "192.0.2.32"));
     let warning = "WARNING [sshd] mail not sent (/nonexistent/sendmail: No such file or directory): [Fail2Ban] Gone: banned 192.0.2.32 from ";
@@ -376,7 +324,7 @@ fn stock_pipeline_mail_actions_still_run_as_commands() {
             })
             .unwrap_or_default()
     };
-    let server = Server::start(&conf, &tmp.0);
+    let server = Foreground::start(&conf, None, &tmp.0);
     append(&log, &failures("192.0.2.33", 2));
     wait_until("the stock ban mail", &tmp.0, 20, || {
         kept()

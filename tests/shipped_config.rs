@@ -14,18 +14,19 @@
 //! missing. CI runs as root and installs them.
 
 mod common;
+
 use common::have;
 use common::netns::{Netns, SHOREWALL_EXAMPLE};
+use common::server::Foreground;
 use common::{TempDir, unquote_printable};
 
 use common::{append, failures};
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const SERVER: &str = env!("CARGO_BIN_EXE_fail2ban-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_fail2ban-client");
 
 /// Every jail of jail.conf, by its stock name.
@@ -95,66 +96,6 @@ fn wait_until(what: &str, dir: &Path, mut ok: impl FnMut() -> bool) {
             panic!("timed out waiting for {what}; server log:\n{log}");
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Our server in the foreground, stopped (or killed) at the end.
-struct Server {
-    child: Child,
-    conf: PathBuf,
-}
-
-impl Server {
-    /// Starts `fail2ban-server -c conf -f start`, inside the network
-    /// namespace `netns` if given, and waits until it answers.
-    fn start(conf: &Path, netns: Option<&str>, dir: &Path) -> Server {
-        let mut cmd = match netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, SERVER]);
-                c
-            }
-            None => Command::new(SERVER),
-        };
-        let child = cmd
-            .arg("-c")
-            .arg(conf)
-            .args(["-f", "start"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server starts");
-        let s = Server {
-            child,
-            conf: conf.to_path_buf(),
-        };
-        wait_until("the server", dir, || {
-            common::client(CLIENT, conf, &["ping"]).contains("pong")
-        });
-        s
-    }
-
-    /// `fail2ban-client stop`, then waits for the process to end.
-    fn stop(mut self) {
-        let out = common::client(CLIENT, &self.conf, &["stop"]);
-        assert!(out.contains("Shutdown successful"), "{out}");
-        let start = Instant::now();
-        while self.child.try_wait().expect("wait").is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "the server did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -342,7 +283,7 @@ fn shorewall_action_bans_and_unbans() {
     let rule = "-A dynamic -s 192.0.2.2/32 -j reject";
     assert!(!dynamic().contains("192.0.2.2"), "{}", dynamic());
 
-    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    let server = Foreground::start(&conf, Some(&ns.name), &tmp.0);
     append(&log, &failures("192.0.2.2", 3));
     wait_until("the ban in Shorewall's dynamic chain", &tmp.0, || {
         dynamic().contains(rule)
@@ -386,7 +327,7 @@ fn nftables_multiport_and_iptables_allports_ban_unban_and_stop() {
         ),
     );
     let ns = netns_with_net0(&format!("f2bnft{}", std::process::id()));
-    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    let server = Foreground::start(&conf, Some(&ns.name), &tmp.0);
     let set4 = || ns.stdout(&["nft", "list", "set", "inet", "f2b-table", "addr-set-sshd"]);
     let set6 = || ns.stdout(&["nft", "list", "set", "inet", "f2b-table", "addr6-set-sshd"]);
     let ipt4 = || ns.stdout(&["iptables", "-w", "-S"]);
@@ -525,7 +466,7 @@ fn restores_bans_in_batches(case: &BatchCase) {
         ns.stdout(case.list6).matches("2001:db8:5::").count() == 1000
             && ns.stdout(case.list4).matches("192.0.2.").count() == 100
     };
-    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    let server = Foreground::start(&conf, Some(&ns.name), &tmp.0);
     for chunk in v6.chunks(250).chain(v4.chunks(100)) {
         let mut args = vec!["set", "sshd", "banip"];
         args.extend(chunk.iter().map(String::as_str));
@@ -537,7 +478,7 @@ fn restores_bans_in_batches(case: &BatchCase) {
     server.stop();
     fs::write(&calls, "").expect("reset the count");
 
-    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    let server = Foreground::start(&conf, Some(&ns.name), &tmp.0);
     wait_until("the restored bans", &tmp.0, all_in);
     let ran = fs::read_to_string(&calls).expect("calls");
     let batches = ran.lines().filter(|l| l.starts_with(case.batch)).count();
@@ -608,7 +549,7 @@ fn shorewall_ipset_bans_and_restores_in_one_batch() {
     let mut ns = netns_with_net0(&format!("f2bswi{}", std::process::id()));
     ns.start_shorewall_with("net0", &tmp.0.join("shorewall-var"), "ipset-only:SW_DBL4");
     let members = || ns.stdout(&["ipset", "list", "SW_DBL4"]);
-    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    let server = Foreground::start(&conf, Some(&ns.name), &tmp.0);
     append(&log, &failures("192.0.2.2", 3));
     wait_until("the ban in SW_DBL4", &tmp.0, || {
         members().contains("192.0.2.2 ")
@@ -635,7 +576,7 @@ fn shorewall_ipset_bans_and_restores_in_one_batch() {
     // check that the restart fills it again.
     assert!(ns.run(&["ipset", "flush", "SW_DBL4"]).status.success());
     fs::write(&calls, "").expect("reset the count");
-    let server = Server::start(&conf, Some(&ns.name), &tmp.0);
+    let server = Foreground::start(&conf, Some(&ns.name), &tmp.0);
     wait_until("the restored bans", &tmp.0, all_in);
     let ran = fs::read_to_string(&calls).expect("calls");
     let batches = ran
@@ -770,7 +711,7 @@ fn mail_with_log_lines_keeps_hostile_user_names_as_text() {
     )
     .expect("dummy.local");
 
-    let server = Server::start(&conf, None, &tmp.0);
+    let server = Foreground::start(&conf, None, &tmp.0);
     wait_until("the start mail", &tmp.0, || {
         read_mails(&mails)
             .iter()
@@ -891,7 +832,7 @@ fn mails_name_this_host() {
         format!("[Init]\ntarget = {}\n", tmp.0.join("dummy.txt").display()),
     )
     .expect("dummy.local");
-    let server = Server::start(&conf, None, &tmp.0);
+    let server = Foreground::start(&conf, None, &tmp.0);
     append(&log, &failures("192.0.2.6", 2));
     wait_until("the ban mail", &tmp.0, || {
         read_mails(&mails)

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 pub mod netns;
+pub mod server;
 
 use std::fs;
 use std::path::Path;
